@@ -1,0 +1,11 @@
+"""What measures: exact Gaussian laws, distances, error curves."""
+
+import schedules as _schedules  # noqa: F401  (float64 on import)
+
+from ._distances import kl_gaussian as kl_gaussian
+from ._distances import w2_gaussian as w2_gaussian
+from ._distances import w2sq_gaussian as w2sq_gaussian
+from ._distances import weak_error_quadratic as weak_error_quadratic
+from ._exact_law import check_finite_law as check_finite_law
+from ._exact_law import exact_law as exact_law
+from ._exact_law import exact_law_per_direction as exact_law_per_direction
