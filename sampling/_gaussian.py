@@ -39,7 +39,7 @@ def _check_eigenvalues(eigenvalues) -> None:
     if np.any(bad):
         i = int(np.argmax(bad))
         raise ValueError(
-            f"eigenvalues must be finite and > 0, got eigenvalue[{i}] = {lam[i]!r}"
+            f"eigenvalues must be finite and > 0, got eigenvalue[{i}] = {float(lam[i])!r}"
         )
 
 

@@ -65,7 +65,7 @@ class ReverseDiffusion(eqx.Module):
             k = int(np.argmax(bad))
             raise ValueError(
                 f"eta(t) must be finite and >= 0 on the grid, got eta({float(grid[k])!r}) = "
-                f"{values[k]!r}"
+                f"{float(values[k])!r}"
             )
 
     def drift(self, t: ArrayLike, x: Array) -> Array:

@@ -47,5 +47,5 @@ def as_float_array(name: str, value, ndim: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must be a {ndim}-D array, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         bad = arr[~np.isfinite(arr)].ravel()[0]
-        raise ValueError(f"{name} must be finite, found {bad!r}")
+        raise ValueError(f"{name} must be finite, found {float(bad)!r}")
     return arr

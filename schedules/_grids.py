@@ -108,11 +108,11 @@ def validate_grid(schedule: AbstractSchedule, grid: ArrayLike) -> Array:
         k = int(np.argmax(steps >= 0))
         raise ValueError(
             f"grid must be strictly decreasing (t_0 = t_max > ... > t_N = t_min), but "
-            f"t[{k}] = {arr[k]!r} <= t[{k + 1}] = {arr[k + 1]!r}"
+            f"t[{k}] = {float(arr[k])!r} <= t[{k + 1}] = {float(arr[k + 1])!r}"
         )
     if not schedule.in_range(arr):
         raise ValueError(
-            f"grid [{arr[0]!r} ... {arr[-1]!r}] leaves the schedule's range "
+            f"grid [{float(arr[0])!r} ... {float(arr[-1])!r}] leaves the schedule's range "
             f"[t_min, t_max] = [{schedule.t_min!r}, {schedule.t_max!r}]"
         )
     return jnp.asarray(arr)

@@ -1,0 +1,1 @@
+"""The `dlsim` command line and the figure recipes (orchestration only; no numerics)."""
