@@ -10,11 +10,11 @@ import sys
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from . import _cmd_error_curve  # noqa: E402
+from . import _cmd_error_curve, _cmd_reproduce  # noqa: E402
 from ._output import to_json  # noqa: E402
 
 # Each command module gives NAME, add_parser(subparsers), run(args) -> dict, render(dict) -> str.
-COMMANDS = [_cmd_error_curve]
+COMMANDS = [_cmd_error_curve, _cmd_reproduce]
 
 
 class _OneLineParser(argparse.ArgumentParser):

@@ -1,0 +1,7 @@
+"""Figure recipes. Each module defines NAME, TITLE, OUTPUTS (file names it writes) and
+make(out_dir, quick) -> None; `scripts.reproduce` runs them in order and skips a recipe
+whose outputs all exist (resume after an interruption)."""
+
+from . import error_curves
+
+RECIPES = [error_curves]
