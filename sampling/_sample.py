@@ -66,6 +66,9 @@ def _solve_diffrax(reverse, solver, r, y0, path):
         reverse.terms(path), solver, t0=r[0], t1=r[-1], dt0=None, y0=y0,
         stepsize_controller=diffrax.StepTo(ts=r), saveat=diffrax.SaveAt(t1=True),
         max_steps=r.shape[0] - 1, throw=False,
+        # UnsafeBrownianPath cannot be replayed backwards, so it needs forward-mode autodiff.
+        adjoint=(diffrax.ForwardMode() if isinstance(path, diffrax.UnsafeBrownianPath)
+                 else diffrax.RecursiveCheckpointAdjoint()),
     )
     return sol.ys[-1]
 
