@@ -20,7 +20,8 @@ def _psd_sqrt(cov: Array) -> Array:
 def w2sq_gaussian(p: GaussianLaw, q: GaussianLaw) -> Array:
     r"""Squared 2-Wasserstein distance (the "Fréchet error", FID without the network).
 
-    $W_2^2 = |m_1 - m_2|^2 + \mathrm{tr}\,S_1 + \mathrm{tr}\,S_2 - 2\,\mathrm{tr}(S_2^{1/2} S_1 S_2^{1/2})^{1/2}$
+    $W_2^2 = |m_1 - m_2|^2 + \mathrm{tr}\,S_1 + \mathrm{tr}\,S_2
+    - 2\,\mathrm{tr}(S_2^{1/2} S_1 S_2^{1/2})^{1/2}$
     (Bures; eigh-based square roots). When both covariances are diagonal the commuting
     form $\sum_i (\sqrt{s_{1,i}} - \sqrt{s_{2,i}})^2$ is used, written as
     $(s_1 - s_2)^2/(\sqrt{s_1} + \sqrt{s_2})^2$ to avoid cancellation.
