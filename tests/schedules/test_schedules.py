@@ -2,8 +2,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from schedules import EDM, SCHEDULES, VE, AbstractSchedule, LinearInterpolant, VPCosine, VPLinear
-from schedules import make_schedule
+from schedules import (
+    EDM,
+    SCHEDULES,
+    VE,
+    AbstractSchedule,
+    LinearInterpolant,
+    VPCosine,
+    VPLinear,
+    make_schedule,
+)
 
 ALL = [VPLinear(), VPCosine(), VE(), EDM(), LinearInterpolant()]
 IDS = [type(s).__name__ for s in ALL]
