@@ -152,3 +152,26 @@ def test_diffrax_and_scan_routes_agree_on_the_same_noise():
     np.testing.assert_array_equal(c.samples, b.samples[:8])  # batch-size invariant
     assert a.nfe == 15 and a.n_steps == 15
     assert jnp.all(jnp.isfinite(a.samples))
+
+
+def test_no_recompilation_for_a_new_grid_or_spectrum_of_the_same_size():
+    import analysis._exact_law as module
+
+    schedule = EDM()
+    sizes = []
+    for lam, rho in [([1.0, 2.0], 7.0), ([3.0, 0.5], 3.0), ([0.1, 9.0], 1.0)]:
+        target = GaussianTarget(lam)
+        grid = make_grid("edm", schedule, 10, rho=rho)
+        exact_law_per_direction(target, schedule, 0.5, grid, EULER,
+                                target.marginal_in_eigenbasis(schedule, grid[0]))
+        sizes.append(module._per_direction_jit._cached._cache_size())
+    assert sizes[1] == sizes[0] and sizes[2] == sizes[0]
+
+
+def test_float32_input_gives_float64_laws():
+    schedule = VPLinear()
+    target = GaussianTarget(np.array([1.0, 0.1], dtype=np.float32))
+    grid = make_grid("edm", schedule, 5).astype(np.float32)
+    law = exact_law_per_direction(target, schedule, 1.0, grid, EULER,
+                                  target.marginal_in_eigenbasis(schedule, grid[0]))
+    assert law.cov.dtype == jnp.float64 and law.mean.dtype == jnp.float64
