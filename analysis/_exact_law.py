@@ -23,6 +23,7 @@ from sampling import (
     GaussianTarget,
     ReverseDiffusion,
     StandardNormalIncrements,
+    check_solver_use,
     levy_area_of,
     noise_names,
     reversed_times,
@@ -103,6 +104,7 @@ def exact_law(reverse: ReverseDiffusion, grid: Array, solver: diffrax.AbstractSo
     """
     grid = jnp.asarray(grid, float)
     reverse.check_eta_on_grid(grid)
+    check_solver_use(solver, reverse, grid)
     _check_affine_score(reverse, grid, start.dim)
     mean, cov = _exact_law_jit(reverse, solver, reversed_times(grid), start.mean,
                                start.covariance_matrix())
@@ -134,6 +136,7 @@ def exact_law_per_direction(target: GaussianTarget, schedule: AbstractSchedule, 
         raise ValueError("exact_law_per_direction needs a start law diagonal in eigen-coordinates")
     grid = jnp.asarray(grid, float)
     ReverseDiffusion(schedule, GaussianScore(target, schedule), eta).check_eta_on_grid(grid)
+    check_solver_use(solver, ReverseDiffusion(schedule, GaussianScore(target, schedule), eta), grid)
     eig = target.in_eigenbasis()
     mean, var = _per_direction_jit(eig.eigenvalues, eig.mean_vector(), schedule, eta, solver,
                                    reversed_times(grid), start.mean, start.cov)

@@ -20,6 +20,17 @@ from ._solvers import SOLVERS as SOLVERS
 from ._solvers import levy_area_of as levy_area_of
 from ._solvers import make_solver as make_solver
 from ._solvers import score_evaluations_per_step as score_evaluations_per_step
+from ._ddim import DDIM as DDIM
+from ._ddim import StochasticDDIM as StochasticDDIM
+from ._dpm import DPMSolverPP2M as DPMSolverPP2M
+from ._heun import Heun as Heun
+from ._reverse import ReverseDriftTerm as ReverseDriftTerm
+from ._reverse import reverse_parts as reverse_parts
+from ._solver_base import AbstractReverseSolver as AbstractReverseSolver
+from ._solvers import check_solver_use as check_solver_use
+from ._solvers import is_ode_only as is_ode_only
+from ._solvers import min_steps as min_steps
+from ._solvers import solver_name as solver_name
 from ._langevin import MALA as MALA
 from ._langevin import ULA as ULA
 from ._langevin import AbstractLangevinKernel as AbstractLangevinKernel

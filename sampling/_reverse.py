@@ -16,8 +16,10 @@ from collections.abc import Callable
 import diffrax
 import equinox as eqx
 import jax.numpy as jnp
+import jax.tree_util as jtu
 import lineax as lx
 import numpy as np
+from diffrax._term import WrapTerm  # not re-exported; diffeqsolve wraps every term in it
 from jaxtyping import Array, ArrayLike
 
 from schedules import AbstractSchedule, is_concrete
@@ -68,10 +70,26 @@ class ReverseDiffusion(eqx.Module):
                 f"{float(values[k])!r}"
             )
 
+    def score_at(self, x: Array, t: ArrayLike) -> Array:
+        """The score model at (x, t), checked to have the shape of x (at trace time)."""
+        s = self.score(x, t)
+        if jnp.shape(s) != jnp.shape(x):
+            raise ValueError(
+                f"score model {type(self.score).__name__} returned shape {tuple(jnp.shape(s))} "
+                f"for a state of shape {tuple(jnp.shape(x))}; a score must have the shape of "
+                f"its input"
+            )
+        return s
+
+    def denoised(self, x: Array, t: ArrayLike) -> Array:
+        r"""Data prediction (Tweedie) $\hat x_0 = (x + \sigma^2 s(x,t))/\alpha$."""
+        s = self.schedule
+        return (x + s.sigma(t) ** 2 * self.score_at(x, t)) / s.alpha(t)
+
     def drift(self, t: ArrayLike, x: Array) -> Array:
         """dx/dt = f x - (1 + eta)/2 g^2 s(x, t)."""
         s = self.schedule
-        return s.f(t) * x - 0.5 * (1.0 + self.eta_at(t)) * s.g2(t) * self.score(x, t)
+        return s.f(t) * x - 0.5 * (1.0 + self.eta_at(t)) * s.g2(t) * self.score_at(x, t)
 
     def diffusion(self, t: ArrayLike) -> Array:
         """The scalar noise coefficient sqrt(eta g^2)."""
@@ -79,7 +97,7 @@ class ReverseDiffusion(eqx.Module):
 
     def terms(self, path: diffrax.AbstractPath) -> diffrax.AbstractTerm:
         """Diffrax terms in reversed time r = -t, with Brownian increments from `path`."""
-        drift = diffrax.ODETerm(lambda r, y, args: -self.drift(-r, y))
+        drift = ReverseDriftTerm(self)
         if self.is_deterministic:
             return drift
         noise = diffrax.ControlTerm(
@@ -87,3 +105,48 @@ class ReverseDiffusion(eqx.Module):
             path,
         )
         return diffrax.MultiTerm(drift, noise)
+
+
+class ReverseDriftTerm(diffrax.AbstractTerm):
+    """The drift of the reverse family as a Diffrax term in reversed time r = -t:
+    vector field -drift(-r, y), control dr = r1 - r0 (an ODETerm that also carries the
+    `ReverseDiffusion`, so that solvers needing more than the vector field, such as DDIM
+    and DPM-Solver, can read the schedule's alpha, sigma and the score model)."""
+
+    reverse: ReverseDiffusion
+
+    def vf(self, t, y, args):
+        del args
+        return -self.reverse.drift(-t, y)
+
+    def contr(self, t0, t1, **kwargs):
+        del kwargs
+        return t1 - t0
+
+    def prod(self, vf, control):
+        return jtu.tree_map(lambda v: control * v, vf)
+
+
+def _unwrap(term):
+    # diffeqsolve wraps every term in a WrapTerm(term, direction); our reversed times
+    # always increase, so direction is 1 and the wrapper changes nothing.
+    while isinstance(term, WrapTerm):
+        term = term.term
+    return term
+
+
+def reverse_parts(terms) -> tuple[ReverseDiffusion, diffrax.AbstractTerm | None]:
+    """The `ReverseDiffusion` behind terms built by `ReverseDiffusion.terms`, and the
+    noise term (None for the probability-flow ODE)."""
+    noise = None
+    if isinstance(terms, diffrax.MultiTerm):
+        drift, noise = terms.terms
+    else:
+        drift = terms
+    drift = _unwrap(drift)
+    if not isinstance(drift, ReverseDriftTerm):
+        raise ValueError(
+            f"this solver runs on the terms of a ReverseDiffusion (reverse.terms(path)), "
+            f"got a {type(drift).__name__}"
+        )
+    return drift.reverse, noise

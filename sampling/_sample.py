@@ -11,7 +11,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from ._gaussian import GaussianLaw
 from ._reverse import ReverseDiffusion
-from ._solvers import levy_area_of, score_evaluations_per_step
+from ._solvers import check_solver_use, levy_area_of, score_evaluations_per_step
 
 
 class NonFiniteError(FloatingPointError):
@@ -125,6 +125,7 @@ def sample(key: PRNGKeyArray, reverse: ReverseDiffusion, grid: Array,
         raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
     grid = jnp.asarray(grid, float)
     reverse.check_eta_on_grid(grid)
+    check_solver_use(solver, reverse, grid)
     r = reversed_times(grid)
     keys = jax.vmap(lambda i: jr.fold_in(key, i))(jnp.arange(int(n_samples)))
     tol = float(tol) * float(grid[0] - grid[-1])  # a Python float: static under jit
