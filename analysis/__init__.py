@@ -2,6 +2,14 @@
 
 import schedules as _schedules  # noqa: F401  (float64 on import)
 
+from ._closed_forms import cancelling_eta as cancelling_eta
+from ._closed_forms import edm_geometric_relative_constant as edm_geometric_relative_constant
+from ._closed_forms import edm_rho_relative_constant as edm_rho_relative_constant
+from ._closed_forms import edm_uniform_relative_constant as edm_uniform_relative_constant
+from ._closed_forms import first_order_cancelling_eta as first_order_cancelling_eta
+from ._closed_forms import rho_grid_factor as rho_grid_factor
+from ._closed_forms import sharp_w2_rate as sharp_w2_rate
+from ._closed_forms import variance_time_relative_constant as variance_time_relative_constant
 from ._distances import kl_gaussian as kl_gaussian
 from ._distances import w2_gaussian as w2_gaussian
 from ._distances import w2sq_gaussian as w2sq_gaussian
@@ -46,3 +54,7 @@ from ._langevin_exact import stationary_distances as stationary_distances
 from ._langevin_exact import stationary_law as stationary_law
 from ._langevin_exact import STARTS_LANGEVIN as STARTS_LANGEVIN
 from ._langevin_exact import parse_mirror as parse_mirror
+from ._langevin_exact import dual_scheme_stationary_law as dual_scheme_stationary_law
+from ._quantiles import wasserstein_1d as wasserstein_1d
+from ._quantiles import wasserstein_1d_quantiles as wasserstein_1d_quantiles
+from ._quantiles import wasserstein_1d_samples as wasserstein_1d_samples

@@ -168,21 +168,40 @@ def _integrand(schedule, tau, eta, lam, u):
     return _local_error_density(schedule, eta, lam, t) * jnp.exp(_log_p(schedule, eta, lam, t)) * dt**2
 
 
-def _panel_rule(schedule, tau, eta):
-    """A jitted function (lam, a, b) -> (Q15, Q7, Q15 of |f|) on batches of intervals."""
-    xh, wh = (jnp.asarray(a) for a in _GL_HI)
-    xl, wl = (jnp.asarray(a) for a in _GL_LO)
-    point = jax.vmap(jax.vmap(lambda lam, u: _integrand(schedule, tau, eta, lam, u),
-                              in_axes=(None, 0)), in_axes=(0, 0))
+_RULES: dict = {}
 
-    @jax.jit
-    def rule(lam, a, b):
-        mid, half = (a + b) / 2, (b - a) / 2
-        fh = point(lam, mid[:, None] + half[:, None] * xh)
-        fl = point(lam, mid[:, None] + half[:, None] * xl)
-        return half * (fh @ wh), half * (fl @ wl), half * (jnp.abs(fh) @ wh)
 
-    return rule
+def _panel_rule(schedule, grid, rho, eta):
+    """A jitted function (lam, a, b) -> (Q15, Q7, Q15 of |f|) on batches of intervals.
+
+    Compiled once per (schedule, grid, rho, kind of eta) and cached; a constant eta is a
+    runtime argument, so scanning eta (root finding, figures) does not recompile."""
+    key = (schedule, grid, float(rho), eta if callable(eta) else None)
+    try:
+        compiled = _RULES.get(key)
+    except TypeError:  # an unhashable user object: no caching
+        key, compiled = None, None
+    if compiled is None:
+        tau = grid_map(grid, schedule, rho)
+        xh, wh = (jnp.asarray(a) for a in _GL_HI)
+        xl, wl = (jnp.asarray(a) for a in _GL_LO)
+
+        @jax.jit
+        def compiled(lam, a, b, eta_value):
+            e = eta if callable(eta) else eta_value
+            point = jax.vmap(jax.vmap(lambda lam, u: _integrand(schedule, tau, e, lam, u),
+                                      in_axes=(None, 0)), in_axes=(0, 0))
+            mid, half = (a + b) / 2, (b - a) / 2
+            fh = point(lam, mid[:, None] + half[:, None] * xh)
+            fl = point(lam, mid[:, None] + half[:, None] * xl)
+            return half * (fh @ wh), half * (fl @ wl), half * (jnp.abs(fh) @ wh)
+
+        if key is not None:
+            if len(_RULES) > 64:
+                _RULES.clear()
+            _RULES[key] = compiled
+    eta_value = jnp.asarray(0.0 if callable(eta) else eta, float)
+    return lambda lam, a, b: compiled(lam, a, b, eta_value)
 
 
 def _padded(n: int) -> int:
@@ -298,7 +317,7 @@ def first_order_constant(schedule: AbstractSchedule, eigenvalues, *, grid: str |
     tau = grid_map(grid, schedule, rho)
     _check_eta_nonnegative(eta, tau)
     eta_value = eta if callable(eta) else float(eta)
-    rule = _panel_rule(schedule, tau, eta_value)
+    rule = _panel_rule(schedule, grid, rho, eta_value)
     total, error, absolute = _adaptive_quadrature(rule, lam, rtol, atol)
     allowed = np.maximum(np.maximum(rtol * np.abs(total), atol), 1e-13 * absolute)
     bad = error > allowed
