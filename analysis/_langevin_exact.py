@@ -14,6 +14,7 @@ continuous time Sigma(t) = A^-1 + e^{-tK}(Sigma_0 - A^-1) e^{-tK^T}, K = M^-1 A.
 
 from dataclasses import dataclass
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,8 +25,14 @@ from sampling import (
     ULA,
     AbstractUnadjustedKernel,
     DualLangevin,
+    EntropyOrthant,
+    EntropySimplex,
+    FermiDirac,
     GaussianLaw,
     GaussianPotential,
+    LogisticNormal,
+    LogitNormal,
+    LogNormal,
     NewtonLangevin,
     PreconditionedULA,
 )
@@ -54,12 +61,8 @@ def _increment_function(kernel):
                      "AnnealedLangevin, DualLangevin)")
 
 
-def read_increment(kernel, dim: int, step_index: int = 0) -> AffineIncrement:
-    """Read (D, c, B) off the kernel's increment at step `step_index` by jax.linearize.
-
-    Exact when the increment is affine in (x, z), i.e. for a Gaussian target (a Gaussian
-    dual target for `DualLangevin`); checked at a second point, a ValueError otherwise.
-    """
+@eqx.filter_jit
+def _linear_parts(kernel, dim: int, step_index):
     fn = _increment_function(kernel)
     x0, z0 = jnp.zeros(dim), jnp.zeros(dim)
     offset, jvp = jax.linearize(lambda x, z: fn(x, z, step_index), x0, z0)
@@ -67,12 +70,27 @@ def read_increment(kernel, dim: int, step_index: int = 0) -> AffineIncrement:
     drift = jax.vmap(lambda e: jvp(e, z0), out_axes=1)(eye)
     noise = jax.vmap(lambda e: jvp(x0, e), out_axes=1)(eye)
     probe = jnp.linspace(-1.0, 1.0, dim) + 0.5
-    pred = offset + drift @ probe
     actual = fn(probe, z0, step_index)
-    scale = float(jnp.max(jnp.abs(actual))) + float(jnp.max(jnp.abs(offset))) + 1e-300
-    if float(jnp.max(jnp.abs(pred - actual))) > 1e-8 * scale:
+    mismatch = jnp.max(jnp.abs(offset + drift @ probe - actual))
+    scale = jnp.max(jnp.abs(actual)) + jnp.max(jnp.abs(offset)) + 1e-300
+    return drift, offset, noise, mismatch / scale
+
+
+def _check_affine(kernel, relative_mismatch) -> None:
+    if float(np.max(np.asarray(relative_mismatch))) > 1e-8:
         raise ValueError(f"{type(kernel).__name__}'s step is not affine in x for this target; "
                          "exact laws need a Gaussian target (use Monte Carlo otherwise)")
+
+
+def read_increment(kernel, dim: int, step_index: int = 0) -> AffineIncrement:
+    """Read (D, c, B) off the kernel's increment at step `step_index` by jax.linearize.
+
+    Exact when the increment is affine in (x, z), i.e. for a Gaussian target (a Gaussian
+    dual target for `DualLangevin`); checked at a second point, a ValueError otherwise.
+    """
+    _increment_function(kernel)
+    drift, offset, noise, mismatch = _linear_parts(kernel, dim, jnp.asarray(step_index))
+    _check_affine(kernel, mismatch)
     return AffineIncrement(np.asarray(drift), np.asarray(offset), np.asarray(noise))
 
 
@@ -121,21 +139,24 @@ def langevin_law(kernel, start: GaussianLaw, n_steps: int) -> GaussianLaw:
     dim = start.dim
     identity = (np.eye(dim), np.zeros(dim), np.zeros((dim, dim)))
 
-    def one(k):
-        inc = read_increment(kernel, dim, k)
-        return np.eye(dim) + inc.drift, inc.offset, inc.noise @ inc.noise.T
-
     if getattr(kernel, "is_homogeneous", True):
-        total, power, k = identity, one(0), n_steps
+        inc = read_increment(kernel, dim)
+        one = (np.eye(dim) + inc.drift, inc.offset, inc.noise @ inc.noise.T)
+        total, power, k = identity, one, n_steps
         while k:
             if k & 1:
                 total = _compose(total, power)
             power = _compose(power, power)
             k >>= 1
     else:
+        _increment_function(kernel)
+        parts = jax.vmap(lambda k: _linear_parts(kernel, dim, k))(jnp.arange(n_steps))
+        drifts, offsets, noises, mismatch = (np.asarray(p) for p in parts)
+        _check_affine(kernel, mismatch)
         total = identity
         for k in range(n_steps):
-            total = _compose(total, one(k))
+            total = _compose(total, (np.eye(dim) + drifts[k], offsets[k],
+                                     noises[k] @ noises[k].T))
     a, c, q = total
     mean = a @ np.asarray(start.mean) + c
     cov = a @ np.asarray(start.covariance_matrix()) @ a.T + q
@@ -338,3 +359,27 @@ def stationary_distances(kernel, target: GaussianPotential) -> dict:
     law = stationary_law(kernel, target.dim)
     ref = target.law()
     return {"w2": float(w2_gaussian(law, ref)), "kl": float(kl_gaussian(law, ref))}
+
+
+# Hsieh et al.'s dual scheme on targets that are Gaussian in the dual.
+_DUAL_MAPS = ((LogisticNormal, EntropySimplex), (LogitNormal, FermiDirac), (LogNormal, EntropyOrthant))
+
+
+def dual_scheme_stationary_law(target, h) -> tuple[GaussianLaw, object]:
+    """Exact stationary dual law of `DualLangevin` with step h, and the mirror map used.
+
+    For a logistic-normal (entropic simplex map), logit-normal (Fermi–Dirac) or log-normal
+    (orthant entropy) target with dual law N(m, S), the dual target exp(-W) is N(m, S), so
+    the dual chain is ULA on it: stationary N(m, (S^-1 - (h/2) S^-2)^-1), stable iff
+    h < 2 lambda_min(S) (MATH.md section 5). Read off the kernel's dual increment.
+    """
+    for cls, mirror_cls in _DUAL_MAPS:
+        if isinstance(target, cls):
+            mirror = mirror_cls()
+            break
+    else:
+        raise ValueError(f"no exact dual stationary law for {type(target).__name__}; "
+                         "allowed: LogisticNormal, LogitNormal, LogNormal")
+    cov = np.asarray(target.dual_cov)
+    check_step_below_bound(h, stability_bound(np.linalg.inv(cov)), "the dual scheme")
+    return stationary_law(DualLangevin(target, mirror, h), target.dim), mirror

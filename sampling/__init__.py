@@ -57,3 +57,10 @@ from ._mirror import FermiDirac as FermiDirac
 from ._mirror import QuadraticMirror as QuadraticMirror
 from ._potential import AbstractPotential as AbstractPotential
 from ._potential import GaussianPotential as GaussianPotential
+from ._constrained import CONSTRAINED_TARGETS as CONSTRAINED_TARGETS
+from ._constrained import BetaProduct as BetaProduct
+from ._constrained import Dirichlet as Dirichlet
+from ._constrained import LogisticNormal as LogisticNormal
+from ._constrained import LogitNormal as LogitNormal
+from ._constrained import LogNormal as LogNormal
+from ._constrained import UniformBox as UniformBox

@@ -55,6 +55,11 @@ class LangevinInfo(eqx.Module):
     left_domain: Array
 
 
+def _as_float(value) -> Array:
+    # An array field, not a static float: a new step size does not recompile the chain.
+    return jnp.asarray(value, float)
+
+
 def _check_step_size(h) -> None:
     if is_concrete(h):
         v = float(h)
@@ -101,7 +106,7 @@ class ULA(AbstractUnadjustedKernel):
     """
 
     target: AbstractPotential
-    step_size: float | Array
+    step_size: Array = eqx.field(converter=_as_float)
     is_homogeneous = True
 
     def __check_init__(self):
@@ -122,7 +127,7 @@ class PreconditionedULA(AbstractUnadjustedKernel):
     """
 
     target: AbstractPotential
-    step_size: float | Array
+    step_size: Array = eqx.field(converter=_as_float)
     preconditioner: Array
     is_homogeneous = True
 
@@ -131,7 +136,7 @@ class PreconditionedULA(AbstractUnadjustedKernel):
         if is_concrete(preconditioner):
             check_positive_definite("preconditioner M", preconditioner)
         self.target = target
-        self.step_size = step_size
+        self.step_size = _as_float(step_size)
         self.preconditioner = jnp.asarray(preconditioner, float)
 
     def increment(self, x, z, step_index=0):
@@ -151,7 +156,7 @@ class NewtonLangevin(AbstractUnadjustedKernel):
     it is affine-invariant with stationary covariance A^-1 / (1 - h/2), stable iff h < 2."""
 
     target: AbstractPotential
-    step_size: float | Array
+    step_size: Array = eqx.field(converter=_as_float)
     is_homogeneous = True
 
     def __check_init__(self):
@@ -186,7 +191,7 @@ class MALA(AbstractLangevinKernel):
     Leaves pi invariant for every h; a proposal outside the target's domain is rejected."""
 
     target: AbstractPotential
-    step_size: float | Array
+    step_size: Array = eqx.field(converter=_as_float)
 
     def __check_init__(self):
         _check_step_size(self.step_size)
@@ -217,7 +222,7 @@ class MirrorLangevin(AbstractLangevinKernel):
 
     target: AbstractPotential
     mirror: AbstractMirrorMap
-    step_size: float | Array
+    step_size: Array = eqx.field(converter=_as_float)
 
     def __check_init__(self):
         _check_step_size(self.step_size)
@@ -254,7 +259,7 @@ class MirrorMALA(AbstractLangevinKernel):
 
     target: AbstractPotential
     mirror: AbstractMirrorMap
-    step_size: float | Array
+    step_size: Array = eqx.field(converter=_as_float)
 
     def __check_init__(self):
         _check_step_size(self.step_size)
@@ -296,7 +301,7 @@ class DualLangevin(AbstractLangevinKernel):
 
     target: AbstractPotential
     mirror: AbstractMirrorMap
-    step_size: float | Array
+    step_size: Array = eqx.field(converter=_as_float)
 
     def __check_init__(self):
         _check_step_size(self.step_size)
@@ -344,7 +349,7 @@ class AnnealedLangevin(AbstractUnadjustedKernel):
     schedule: AbstractSchedule
     noise_levels: Array
     steps_per_level: int = eqx.field(static=True)
-    step_scale: float | Array
+    step_scale: Array
     is_homogeneous = False
 
     def __init__(self, score: AbstractScoreModel, schedule: AbstractSchedule,
@@ -362,7 +367,7 @@ class AnnealedLangevin(AbstractUnadjustedKernel):
         self.score, self.schedule = score, schedule
         self.noise_levels = jnp.asarray(levels)
         self.steps_per_level = int(steps_per_level)
-        self.step_scale = step_scale
+        self.step_scale = _as_float(step_scale)
 
     @property
     def n_steps(self) -> int:
