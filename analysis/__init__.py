@@ -37,6 +37,17 @@ from ._expansion import grid_map as grid_map
 from ._expansion import predicted_w2sq as predicted_w2sq
 from ._expansion import richardson_constant as richardson_constant
 from ._expansion import weak_constant as weak_constant
+from ._optimize import OptimizedGrid as OptimizedGrid
+from ._optimize import eta_function as eta_function
+from ._optimize import exact_w2sq as exact_w2sq
+from ._optimize import exact_w2sq_function as exact_w2sq_function
+from ._optimize import optimize_edm_rho as optimize_edm_rho
+from ._optimize import optimize_eta as optimize_eta
+from ._optimize import optimize_grid as optimize_grid
+from ._optimize import spectrum_density_grid as spectrum_density_grid
+from ._optimize import sqrt_density_grid as sqrt_density_grid
+from ._optimize import standard_errors as standard_errors
+from ._optimize import tangent_grid as tangent_grid
 from ._spectra import check_spectrum as check_spectrum
 from ._spectra import parse_spectrum as parse_spectrum
 from ._spectra import power_law_spectrum as power_law_spectrum

@@ -11,12 +11,14 @@ import sys
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 from . import _cmd_bench, _cmd_error_curve, _cmd_expansion, _cmd_reproduce  # noqa: E402
+from . import _cmd_optimize  # noqa: E402
 from . import _cmd_langevin  # noqa: E402
 from ._output import to_json  # noqa: E402
 
 # Each command module gives NAME, add_parser(subparsers), run(args) -> dict, render(dict) -> str.
 COMMANDS = [_cmd_error_curve, _cmd_reproduce, _cmd_bench, _cmd_expansion]
 COMMANDS.append(_cmd_langevin)
+COMMANDS.append(_cmd_optimize)
 
 
 class _OneLineParser(argparse.ArgumentParser):
