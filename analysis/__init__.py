@@ -49,8 +49,11 @@ from ._optimize import sqrt_density_grid as sqrt_density_grid
 from ._optimize import standard_errors as standard_errors
 from ._optimize import tangent_grid as tangent_grid
 from ._spectra import check_spectrum as check_spectrum
+from ._spectra import digits_spectrum as digits_spectrum
+from ._spectra import flat_spectrum as flat_spectrum
 from ._spectra import parse_spectrum as parse_spectrum
 from ._spectra import power_law_spectrum as power_law_spectrum
+from ._spectra import two_block_spectrum as two_block_spectrum
 from ._langevin_exact import AffineIncrement as AffineIncrement
 from ._langevin_exact import LangevinCurve as LangevinCurve
 from ._langevin_exact import check_step_below_bound as check_step_below_bound
