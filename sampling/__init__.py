@@ -31,6 +31,13 @@ from ._solvers import check_solver_use as check_solver_use
 from ._solvers import is_ode_only as is_ode_only
 from ._solvers import min_steps as min_steps
 from ._solvers import solver_name as solver_name
+from ._sampler import sample_diffusion as sample_diffusion
+from ._score import PARAMETERISATIONS as PARAMETERISATIONS
+from ._score import AffineScore as AffineScore
+from ._score import GaussianMixtureScore as GaussianMixtureScore
+from ._score import MLPScore as MLPScore
+from ._score import score_from_denoiser as score_from_denoiser
+from ._score import score_from_epsilon as score_from_epsilon
 from ._langevin import MALA as MALA
 from ._langevin import ULA as ULA
 from ._langevin import AbstractLangevinKernel as AbstractLangevinKernel

@@ -63,7 +63,8 @@ class StochasticDDIM(AbstractReverseSolver, AbstractItoSolver):
         return 1
 
     def strong_order(self, terms):
-        return 1.0  # additive noise, as Euler–Maruyama
+        # The guaranteed order; measured about 0.75 at N = 8..64 on VP (additive noise).
+        return 0.5
 
     def init(self, terms, t0, t1, y0, args):
         return None
