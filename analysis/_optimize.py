@@ -144,15 +144,26 @@ def _softmax_grid(tau, schedule, theta):
     return t.at[0].set(schedule.t_max).at[-1].set(schedule.t_min)
 
 
+def _theta_of_grid(tau, grid) -> jnp.ndarray:
+    """Softmax parameters whose grid under `tau` is `grid`: u_k = tau^{-1}(t_k) by
+    interpolation on a fine mesh (tau is monotone), theta = log of the u increments."""
+    mesh = np.linspace(0.0, 1.0, 200_001)
+    t_mesh = np.asarray(jax.vmap(tau)(jnp.asarray(mesh)))
+    u = np.interp(-np.asarray(grid), -t_mesh, mesh)
+    u[0], u[-1] = 0.0, 1.0
+    return jnp.asarray(np.log(np.maximum(np.diff(u), 1e-300)))
+
+
 def optimize_grid(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, solver="euler",
                   eta=0.0, rho: float = 7.0, iterations: int = 300, learning_rate: float = 0.05,
                   ftol: float = 1e-6, patience: int = 40) -> OptimizedGrid:
     """Free-form N-step grid minimising the exact W2^2 (gradient descent through the exact law).
 
     Parameterisation: t_k = tau(u_k), u_k = sum_{j<k} softmax(theta)_j, with tau the continuous
-    map of the best standard grid at this N; theta = 0 is that grid, the start, so the result
-    is never worse than it. Adam on log W2^2. Converged when the best value improved by less
-    than `ftol` (relative) over the last `patience` iterations."""
+    map of the best standard grid at this N; theta = 0 is that grid. The start is that grid,
+    or the sqrt(w) fixed-point grid (`spectrum_density_grid`) where it applies and is better,
+    so the result is never worse than any standard grid. Adam on log W2^2. Converged when the
+    best value improved by less than `ftol` (relative) over the last `patience` iterations."""
     lam = check_spectrum(eigenvalues, "eigenvalues")
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
         raise ValueError(f"number of steps must be an integer >= 1, got {n_steps!r}")
@@ -162,10 +173,19 @@ def optimize_grid(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, solv
     best_name = _best_standard(standard)
     tau = grid_map(best_name, schedule, rho)
     value = exact_w2sq_function(schedule, lam, solver, eta)
+    theta, start_name = jnp.zeros(n_steps), best_name
+    if not callable(eta):
+        # For a sign-definite integrand (e.g. the PF-ODE on EDM) the first-order optimal
+        # density is a better start than any standard grid; use it when it is.
+        try:
+            candidate = spectrum_density_grid(schedule, lam, n_steps, eta=eta)
+            if exact_w2sq(schedule, lam, candidate, solver=solver, eta=eta) < standard[best_name]:
+                theta, start_name = _theta_of_grid(tau, candidate), "sqrt-w fixed point"
+        except (ValueError, FloatingPointError):
+            pass
     loss = lambda theta: jnp.log(value(_softmax_grid(tau, schedule, theta)))
     loss_and_grad = jax.jit(jax.value_and_grad(loss))
     opt = optax.adam(learning_rate)
-    theta = jnp.zeros(n_steps)
     state = opt.init(theta)
     best_theta, best = theta, np.inf
     history: list[float] = []
@@ -196,7 +216,7 @@ def optimize_grid(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, solv
     return OptimizedGrid(family="free", steps=n_steps, grid=grid.tolist(), w2sq=w2,
                          standard=standard, best_standard=best_name, converged=converged,
                          iterations=k, message=message,
-                         parameters={"start": best_name, "eta": eta if not callable(eta) else None})
+                         parameters={"start": start_name, "eta": eta if not callable(eta) else None})
 
 
 def optimize_edm_rho(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, solver="euler",
