@@ -397,21 +397,39 @@ class LangevinRun(eqx.Module):
 
 
 @eqx.filter_jit
-def _run(key, kernel, positions, n_steps, record):
+def _run_traced(key, kernel, positions, n_steps, record):
+    """With a trace: one lax.scan of static length n_steps."""
     def chain(chain_key, x0):
         def body(state, k):
             new, info = kernel.step(jr.fold_in(chain_key, k), state)
-            out = None if record is None else record(new)
-            return new, (out, info.acceptance_probability, info.left_domain)
+            return new, (record(new), info.acceptance_probability, info.left_domain)
 
         final, (trace, probs, left) = jax.lax.scan(body, kernel.init(x0), jnp.arange(n_steps))
         return final, trace, jnp.mean(probs), jnp.sum(left)
 
     keys = jax.vmap(lambda i: jr.fold_in(key, i))(jnp.arange(positions.shape[0]))
     final, trace, acc, exits = jax.vmap(chain)(keys, positions)
-    if trace is not None:
-        trace = jax.tree_util.tree_map(lambda a: jnp.swapaxes(a, 0, 1), trace)
+    trace = jax.tree_util.tree_map(lambda a: jnp.swapaxes(a, 0, 1), trace)
     return final, trace, acc, exits
+
+
+@eqx.filter_jit
+def _run_untraced(key, kernel, positions, n_steps):
+    """Without a trace: a fori_loop whose length is traced, so a new n_steps (or a new step
+    size) does not recompile. Same keys as `_run_traced`, so the same numbers."""
+    def chain(chain_key, x0):
+        def body(k, carry):
+            state, acc, left = carry
+            new, info = kernel.step(jr.fold_in(chain_key, k), state)
+            return new, acc + info.acceptance_probability, left + info.left_domain
+
+        zero = jnp.zeros(())
+        final, acc, left = jax.lax.fori_loop(0, n_steps, body, (kernel.init(x0), zero,
+                                                                 jnp.zeros((), int)))
+        return final, acc / n_steps, left
+
+    keys = jax.vmap(lambda i: jr.fold_in(key, i))(jnp.arange(positions.shape[0]))
+    return jax.vmap(chain)(keys, positions)
 
 
 def run_langevin(key: PRNGKeyArray, kernel: AbstractLangevinKernel, positions: ArrayLike,
@@ -433,7 +451,11 @@ def run_langevin(key: PRNGKeyArray, kernel: AbstractLangevinKernel, positions: A
         inside = np.asarray(jax.vmap(mirror.in_domain)(positions))
         if not np.all(inside):
             mirror.check_point(positions[int(np.argmin(inside))])
-    final, trace, acc, exits = _run(key, kernel, positions, int(n_steps), record)
+    if record is None:
+        final, acc, exits = _run_untraced(key, kernel, positions, jnp.asarray(int(n_steps)))
+        trace = None
+    else:
+        final, trace, acc, exits = _run_traced(key, kernel, positions, int(n_steps), record)
     bad = ~np.all(np.isfinite(np.asarray(final.position)), axis=-1)
     if np.any(bad):
         raise NonFiniteError(

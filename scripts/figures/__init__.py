@@ -3,5 +3,7 @@ make(out_dir, quick) -> None; `scripts.reproduce` runs them in order and skips a
 whose outputs all exist (resume after an interruption)."""
 
 from . import error_curves
+from . import langevin_gaussian, langevin_mirror
 
 RECIPES = [error_curves]
+RECIPES += [langevin_gaussian, langevin_mirror]

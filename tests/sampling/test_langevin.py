@@ -135,6 +135,9 @@ def test_same_key_same_chain_whatever_the_batch():
     big = run_langevin(jr.key(11), MALA(target, 0.3), x0, 15, record=lambda s: s.position)
     np.testing.assert_array_equal(small.trace[:, :2], big.trace[:, :2])
     assert big.trace.shape == (15, 5, 2)
+    untraced = run_langevin(jr.key(11), MALA(target, 0.3), x0, 15)
+    np.testing.assert_array_equal(untraced.state.position, big.state.position)
+    np.testing.assert_allclose(untraced.acceptance_rate, big.acceptance_rate, rtol=1e-12)
 
 
 def test_mala_acceptance_falls_with_h():
