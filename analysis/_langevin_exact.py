@@ -101,6 +101,22 @@ def _check_contraction(drift: np.ndarray, what: str) -> None:
                          ">= 1, so it has no stationary law")
 
 
+def _check_known_bound(kernel) -> None:
+    """Name the closed-form stability bound when the kernel is one of the quadratic family."""
+    target = getattr(kernel, "target", None)
+    if not isinstance(target, GaussianPotential) or not np.ndim(kernel.step_size) == 0:
+        return
+    h = float(kernel.step_size)
+    a = np.asarray(target.precision_matrix())
+    if isinstance(kernel, NewtonLangevin):
+        check_step_below_bound(h, 2.0, "Newton–Langevin")
+    elif isinstance(kernel, PreconditionedULA):
+        check_step_below_bound(h, stability_bound(a, np.asarray(kernel.preconditioner)),
+                               "preconditioned ULA")
+    elif isinstance(kernel, ULA):
+        check_step_below_bound(h, stability_bound(a), "ULA")
+
+
 def stationary_law(kernel, dim: int) -> GaussianLaw:
     """Exact stationary law of a homogeneous unadjusted kernel on a Gaussian target.
 
@@ -110,6 +126,7 @@ def stationary_law(kernel, dim: int) -> GaussianLaw:
     if not getattr(kernel, "is_homogeneous", True):
         raise ValueError(f"{type(kernel).__name__} changes with the step; it has no single "
                          "stationary law")
+    _check_known_bound(kernel)
     inc = read_increment(kernel, dim)
     _check_contraction(inc.drift, type(kernel).__name__)
     d, eye = inc.drift, np.eye(dim)
@@ -179,6 +196,8 @@ def stability_bound(precision, preconditioner=None) -> float:
     a = _as_matrix("precision A", precision)
     m = np.eye(a.shape[0]) if preconditioner is None else _as_matrix(
         "preconditioner M", preconditioner, a.shape[0])
+    if not (np.any(a - np.diag(np.diag(a))) or np.any(m - np.diag(np.diag(m)))):
+        return float(2.0 / np.max(np.diag(a) / np.diag(m)))  # diagonal: no eigen-solver rounding
     return float(2.0 / scipy.linalg.eigh(a, m, eigvals_only=True)[-1])
 
 

@@ -19,8 +19,11 @@ from analysis import (
 )
 from sampling import (
     ULA,
+    DualLangevin,
+    EntropyOrthant,
     GaussianLaw,
     GaussianPotential,
+    LogNormal,
     NewtonLangevin,
     PreconditionedULA,
     run_langevin,
@@ -169,7 +172,12 @@ def test_bad_input():
         PreconditionedULA(GaussianPotential(np.ones(2)), 0.1, np.array([[1.0, 3.0], [3.0, 1.0]]))
     with pytest.raises(ValueError, match="step size must be finite and > 0"):
         ULA(GaussianPotential(np.ones(2)), -0.1)
-    with pytest.raises(ValueError, match="spectral radius"):
+    with pytest.raises(ValueError, match=r"stability bound .* = 0.02 of ULA"):
         stationary_law(ULA(GaussianPotential(np.array([1.0, 100.0])), 0.03), 2)
+    with pytest.raises(ValueError, match=r"stability bound .* = 0.04 of preconditioned ULA"):
+        stationary_law(PreconditionedULA(GaussianPotential(np.array([1.0, 100.0])), 0.05,
+                                         np.array([1.0, 2.0])), 2)
+    with pytest.raises(ValueError, match="spectral radius"):  # no closed form: read off the step
+        stationary_law(DualLangevin(LogNormal([0.0], [0.25]), EntropyOrthant(), 0.6), 1)
     with pytest.raises(ValueError, match="iterations must be an integer >= 0"):
         langevin_curve(LAM, "identity", [0.01], iterations=-1)
