@@ -72,3 +72,7 @@ from ._langevin_exact import dual_scheme_stationary_law as dual_scheme_stationar
 from ._quantiles import wasserstein_1d as wasserstein_1d
 from ._quantiles import wasserstein_1d_quantiles as wasserstein_1d_quantiles
 from ._quantiles import wasserstein_1d_samples as wasserstein_1d_samples
+from ._comparison import BUDGETS as BUDGETS
+from ._comparison import Comparison as Comparison
+from ._comparison import compare_at_equal_nfe as compare_at_equal_nfe
+from ._comparison import default_solvers as default_solvers

@@ -31,6 +31,7 @@ from ._solvers import check_solver_use as check_solver_use
 from ._solvers import is_ode_only as is_ode_only
 from ._solvers import min_steps as min_steps
 from ._solvers import solver_name as solver_name
+from ._solvers import solver_kind as solver_kind
 from ._sampler import sample_diffusion as sample_diffusion
 from ._score import PARAMETERISATIONS as PARAMETERISATIONS
 from ._score import AffineScore as AffineScore

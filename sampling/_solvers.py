@@ -88,6 +88,11 @@ def is_ode_only(solver: diffrax.AbstractSolver) -> bool:
     return _properties(solver)[1] == "ode"
 
 
+def solver_kind(solver: diffrax.AbstractSolver) -> str:
+    """Which equations the solver runs: "ode" (eta = 0 only), "sde" (eta > 0 only), "any"."""
+    return _properties(solver)[1]
+
+
 def check_solver_use(solver: diffrax.AbstractSolver, reverse: ReverseDiffusion, grid) -> None:
     """Raise ValueError, naming the value and what is allowed, if `solver` cannot run the
     reverse family `reverse` on `grid`: a multistep solver on a grid with too few steps,

@@ -7,3 +7,6 @@ from . import langevin_gaussian, langevin_mirror
 
 RECIPES = [error_curves]
 RECIPES += [langevin_gaussian, langevin_mirror]
+from . import solver_comparison  # noqa: E402
+
+RECIPES += [solver_comparison]
