@@ -13,8 +13,8 @@ HELP = ("first-order constants of the Euler-Maruyama error: I(lambda) per eigenv
 def add_parser(subparsers):
     p = subparsers.add_parser(NAME, help=HELP, description=HELP)
     add_sampler_options(p)
-    p.add_argument("--rtol", type=float, default=1e-10,
-                   help="relative tolerance of the quadrature (default 1e-10)")
+    p.add_argument("--rtol", type=float, default=1e-8,
+                   help="relative tolerance of the quadrature (default 1e-8)")
     return p
 
 
