@@ -3,6 +3,7 @@ of the exact W2, jit/vmap, no recompilation, Diffrax route = scan route, NFE; th
 against independent NumPy implementations; bad input."""
 
 import dataclasses
+import json
 
 import equinox as eqx
 import jax
@@ -222,7 +223,13 @@ def test_declared_score_evaluations(row):
     assert len(_CALLS) == N_STEPS * row.nfe
 
 
-@pytest.mark.parametrize("row", TABLE)
+# The SDE rows other than ShARK (the one with Lévy areas) compare routes under slow only.
+ROUTE_TABLE = [pytest.param(r, id=i, marks=[pytest.mark.slow]
+                            if i in _SLOW_ROWS | {"heun-eta1", "ddim-sde-eta1"} else [])
+               for r, i in zip(ROWS, IDS, strict=True)]
+
+
+@pytest.mark.parametrize("row", ROUTE_TABLE)
 def test_diffrax_route_equals_scan_route(row):
     solver = make_solver(row.name)
     reverse = ReverseDiffusion(SCHEDULE, GaussianScore(TARGET, SCHEDULE), row.eta)
@@ -241,8 +248,10 @@ def test_same_key_same_samples_whatever_the_batch_size():
     grid = make_grid("edm", SCHEDULE, 5)
     start = TARGET.marginal(SCHEDULE, grid[0])
     solver = make_solver("heun")
-    a = sample(jax.random.key(5), reverse, grid, solver, start, 4, brownian="unsafe").samples
-    b = sample(jax.random.key(5), reverse, grid, solver, start, 2, brownian="unsafe").samples
+    a = sample(jax.random.key(5), reverse, grid, solver, start, 4, route="scan",
+               brownian="unsafe").samples
+    b = sample(jax.random.key(5), reverse, grid, solver, start, 2, route="scan",
+               brownian="unsafe").samples
     np.testing.assert_array_equal(a[:2], b)
 
 
@@ -304,11 +313,10 @@ def _oracle_law(name, schedule, grid, lam, mu, mean0, var0):
     return mean[0], cov[0, 0]
 
 
+# VP-cosine is covered through the CLI below, EDM through DDIM = Euler.
 ORACLE_CASES = [
     (VPLinear(), "edm"),
-    (VPCosine(), "logsnr"),
     (VE(), "geometric"),
-    (EDM(), "kl-optimal"),
     (LinearInterpolant(), "quadratic"),
 ]
 
@@ -422,3 +430,35 @@ def test_non_finite_samples_raise_with_the_step(name, route):
 def test_unknown_solver_name():
     with pytest.raises(ValueError, match=r"unknown solver 'rk4'; allowed: euler, heun"):
         make_solver("rk4")
+
+
+def test_ddim_is_euler_in_the_edm_parameterisation():
+    """alpha = 1, sigma = t: the DDIM step x + (sigma_{k+1} - sigma_k) eps_hat is Euler's step
+    on the probability-flow ODE dx/dt = -t s(x, t) (Karras et al. 2022)."""
+    schedule = EDM()
+    target = GaussianTarget([4.0, 0.3, 0.01], mean=[1.0, 0.0, -2.0])
+    grid = make_grid("edm", schedule, 7)
+    start = target.marginal_in_eigenbasis(schedule, grid[0])
+    ddim = exact_law_per_direction(target, schedule, 0.0, grid, make_solver("ddim"), start)
+    euler = exact_law_per_direction(target, schedule, 0.0, grid, make_solver("euler"), start)
+    np.testing.assert_allclose(ddim.cov, euler.cov, rtol=1e-11)
+    np.testing.assert_allclose(ddim.mean, euler.mean, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["heun", "ddim", "dpm2m"])
+def test_cli_error_curve_matches_numpy_update(name, capsys):
+    from scripts.cli import main
+
+    lam = np.array([2.0, 0.3])
+    code = main(["error-curve", "--solver", name, "--eta", "0", "--schedule", "vp-cosine",
+                 "--grid", "edm", "--spectrum", "list:2,0.3", "--steps", "6", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    schedule = VPCosine()
+    grid = make_grid("edm", schedule, 6)
+    m0 = np.asarray(GaussianTarget(lam).marginal_variances(schedule, grid[0]))
+    m1 = np.asarray(GaussianTarget(lam).marginal_variances(schedule, grid[-1]))
+    v = np.array([_oracle_law(name, schedule, grid, li, 0.0, 0.0, mi)[1]
+                  for li, mi in zip(lam, m0, strict=True)])
+    np.testing.assert_allclose(out["w2sq"][0], np.sum((np.sqrt(v) - np.sqrt(m1)) ** 2),
+                               rtol=1e-8)
