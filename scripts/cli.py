@@ -10,9 +10,14 @@ import sys
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from . import _cmd_bench, _cmd_error_curve, _cmd_expansion, _cmd_reproduce  # noqa: E402
-from . import _cmd_optimize  # noqa: E402
-from . import _cmd_langevin  # noqa: E402
+from . import (  # noqa: E402
+    _cmd_bench,
+    _cmd_error_curve,
+    _cmd_expansion,
+    _cmd_langevin,
+    _cmd_optimize,
+    _cmd_reproduce,
+)
 from ._output import to_json  # noqa: E402
 
 # Each command module gives NAME, add_parser(subparsers), run(args) -> dict, render(dict) -> str.
