@@ -96,7 +96,9 @@ class ReverseDiffusion(eqx.Module):
         return jnp.sqrt(self.eta_at(t) * self.schedule.g2(t))
 
     def terms(self, path: diffrax.AbstractPath) -> diffrax.AbstractTerm:
-        """Diffrax terms in reversed time r = -t, with Brownian increments from `path`."""
+        """Diffrax terms in reversed time r = -t, with Brownian increments from `path`: a
+        `ReverseDriftTerm` alone for the probability-flow ODE (eta = 0 as a number), else
+        MultiTerm(drift, ControlTerm) with the additive noise sqrt(eta g^2) dW."""
         drift = ReverseDriftTerm(self)
         if self.is_deterministic:
             return drift
