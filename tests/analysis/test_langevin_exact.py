@@ -5,6 +5,8 @@ import jax.random as jr
 import numpy as np
 import pytest
 import scipy.linalg
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis import (
     continuous_time_covariance,
@@ -181,3 +183,33 @@ def test_bad_input():
         stationary_law(DualLangevin(LogNormal([0.0], [0.25]), EntropyOrthant(), 0.6), 1)
     with pytest.raises(ValueError, match="iterations must be an integer >= 0"):
         langevin_curve(LAM, "identity", [0.01], iterations=-1)
+
+
+def _independent_w2(lam, m, h, iterations, v0):
+    """Plain NumPy closed forms (MATH.md section 5), written apart from the library."""
+    a = 1 / lam
+    v = 1 / (a - h / 2 * a**2 / m)
+    if iterations is not None:
+        rho2 = (1 - h * a / m) ** (2 * iterations)
+        v = rho2 * v0 + (1 - rho2) * v
+    return np.sqrt(np.sum((np.sqrt(v) - np.sqrt(lam)) ** 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lam=st.lists(st.floats(-3, 2), min_size=1, max_size=4).map(lambda v: 10.0 ** np.array(v)),
+    kind=st.sampled_from(["identity", "newton", "diag"]),
+    m_exp=st.lists(st.floats(-1, 1), min_size=4, max_size=4),
+    frac=st.floats(1e-4, 0.95),
+    iterations=st.one_of(st.none(), st.integers(0, 10000)),
+    start=st.sampled_from(["zero", "normal"]),
+)
+def test_curve_matches_independent_closed_form(lam, kind, m_exp, frac, iterations, start):
+    d = lam.size
+    m = {"identity": np.ones(d), "newton": 1 / lam,
+         "diag": 10.0 ** np.array(m_exp[:d])}[kind]
+    spec = kind if kind != "diag" else "diag:" + ",".join(repr(float(v)) for v in m)
+    h = frac * 2 * np.min(m * lam)
+    curve = langevin_curve(lam, spec, [h], iterations=iterations, start=start)
+    ref = _independent_w2(lam, m, h, iterations, 0.0 if start == "zero" else 1.0)
+    assert curve.w2[0] == pytest.approx(ref, rel=1e-8, abs=1e-300)
