@@ -171,6 +171,13 @@ def optimize_grid(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, solv
     solver = _solver(solver)
     standard = standard_errors(schedule, lam, n_steps, solver=solver, eta=eta, rho=rho)
     best_name = _best_standard(standard)
+    if n_steps == 1:
+        return OptimizedGrid(family="free", steps=1, grid=[schedule.t_max, schedule.t_min],
+                             w2sq=standard[best_name], standard=standard, best_standard=best_name,
+                             converged=True, iterations=0,
+                             message="N = 1: the grid is its two end points, nothing to optimise",
+                             parameters={"start": best_name,
+                                         "eta": eta if not callable(eta) else None})
     tau = grid_map(best_name, schedule, rho)
     value = exact_w2sq_function(schedule, lam, solver, eta)
     theta, start_name = jnp.zeros(n_steps), best_name
