@@ -76,3 +76,4 @@ from ._comparison import BUDGETS as BUDGETS
 from ._comparison import Comparison as Comparison
 from ._comparison import compare_at_equal_nfe as compare_at_equal_nfe
 from ._comparison import default_solvers as default_solvers
+from ._langevin_exact import continuous_time_law as continuous_time_law

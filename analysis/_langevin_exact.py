@@ -233,6 +233,20 @@ def continuous_time_covariance(precision, preconditioner, cov0, t) -> np.ndarray
     return inv_a + e @ (np.asarray(cov0, float) - inv_a) @ e.T
 
 
+def continuous_time_law(target: GaussianPotential, preconditioner, start: GaussianLaw,
+                        t) -> GaussianLaw:
+    """Law at time t of dX = -M^-1 A (X - mu) dt + sqrt(2) M^-1/2 dW from `start`:
+    mean mu + e^{-tK}(m_0 - mu), covariance `continuous_time_covariance` (K = M^-1 A)."""
+    a = np.asarray(target.precision_matrix())
+    m = np.eye(a.shape[0]) if preconditioner is None else _as_matrix(
+        "preconditioner M", preconditioner, a.shape[0])
+    cov = continuous_time_covariance(a, m, np.asarray(start.covariance_matrix()), t)
+    e = scipy.linalg.expm(-float(t) * np.linalg.solve(m, a))
+    mu = np.asarray(target.mean)
+    mean = mu + e @ (np.asarray(start.mean) - mu)
+    return GaussianLaw(jnp.asarray(mean), jnp.asarray((cov + cov.T) / 2))
+
+
 def dual_w2(law: GaussianLaw, target: GaussianLaw, preconditioner) -> Array:
     """W2 in dual coordinates y = M x: Bures between N(M m, M S M) and N(M mu, M A^-1 M)."""
     m = jnp.asarray(_as_matrix("preconditioner M", preconditioner, law.dim))

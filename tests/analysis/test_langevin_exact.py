@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from analysis import (
     continuous_time_covariance,
+    continuous_time_law,
     dual_w2,
     langevin_curve,
     langevin_law,
@@ -131,6 +132,12 @@ def test_continuous_time_limit():
     assert errs[1] / errs[2] == pytest.approx(2.0, rel=0.05)
     np.testing.assert_allclose(continuous_time_covariance(A_FULL, M_FULL, cov0, 60.0),
                                np.linalg.inv(A_FULL), atol=1e-10)
+    target = GaussianPotential(A_FULL, mean=[1.0, 2.0, -1.0])
+    start = GaussianLaw(jnp.zeros(3), jnp.asarray(cov0))
+    law = continuous_time_law(target, M_FULL, start, t)
+    chain = langevin_law(PreconditionedULA(target, t / 400, M_FULL), start, 400)
+    np.testing.assert_allclose(np.asarray(law.mean), np.asarray(chain.mean), atol=5e-3)
+    assert np.max(np.abs(np.asarray(law.mean) - np.asarray(chain.mean))) > 1e-5  # O(h), not 0
 
 
 def test_exact_law_vs_monte_carlo_within_four_standard_errors():
