@@ -476,3 +476,11 @@ def test_heun_step_is_diffrax_heun(eta):
     ours = make_solver("heun").step(terms, -0.8, -0.6, y, None, None, False)[0]
     theirs = diffrax.Heun().step(terms, -0.8, -0.6, y, None, None, False)[0]
     np.testing.assert_allclose(ours, theirs, rtol=1e-13)
+
+
+def test_srk_with_a_checkpointed_scan_is_refused():
+    import diffrax
+
+    with pytest.raises(ValueError, match=r"ShARK\(scan_kind=None\) cannot be linearised .* "
+                                         r"make_solver\('shark'\)"):
+        check_solver_use(diffrax.ShARK(), _reverse(1.0), make_grid("edm", SCHEDULE, 3))
