@@ -484,3 +484,31 @@ def test_srk_with_a_checkpointed_scan_is_refused():
     with pytest.raises(ValueError, match=r"ShARK\(scan_kind=None\) cannot be linearised .* "
                                          r"make_solver\('shark'\)"):
         check_solver_use(diffrax.ShARK(), _reverse(1.0), make_grid("edm", SCHEDULE, 3))
+
+
+def test_stochastic_ddim_with_eta_function_matches_numpy_update():
+    """eta(t) read at the left end of each step; x_{k+1} = alpha_{k+1} x0_hat
+    + sigma_{k+1} e^{-eta h} eps_hat + sigma_{k+1} sqrt(1 - e^{-2 eta h}) z."""
+    schedule = VPCosine()
+
+    def eta(t):
+        return 0.2 + 2.0 * t
+
+    lam, mu = 0.3, 0.5
+    target = GaussianTarget([lam], mean=[mu])
+    grid = make_grid("logsnr", schedule, 7)
+    start = target.marginal_in_eigenbasis(schedule, grid[0])
+    law = exact_law_per_direction(target, schedule, eta, grid, make_solver("ddim-sde"), start)
+    mean, var = float(start.mean[0]), float(start.cov[0])
+    g = np.asarray(grid)
+    for k in range(len(g) - 1):
+        a0, s0, l0 = _np_schedule(schedule, g[k])
+        a1, s1, l1 = _np_schedule(schedule, g[k + 1])
+        m0 = a0**2 * lam + s0**2
+        e, h = eta(g[k]), l1 - l0
+        # x0_hat = (x + s0^2 s)/a0, eps_hat = -s0 s, s = -(x - a0 mu)/m0: affine in x.
+        slope = a1 * (1 - s0**2 / m0) / a0 + s1 * np.exp(-e * h) * s0 / m0
+        shift = a1 * (s0**2 * a0 * mu / m0) / a0 - s1 * np.exp(-e * h) * s0 * a0 * mu / m0
+        mean, var = slope * mean + shift, slope**2 * var + s1**2 * (1 - np.exp(-2 * e * h))
+    np.testing.assert_allclose(float(law.cov[0]), var, rtol=1e-10)
+    np.testing.assert_allclose(float(law.mean[0]), mean, rtol=1e-10)
