@@ -47,10 +47,11 @@ def test_grid_maps_reproduce_the_grid_builders(schedule, grid):
 
 @pytest.mark.parametrize("schedule, grid, eta, n0", [
     ("vp", "edm", 0.7, 200),
-    ("vp-cosine", "logsnr", 0.0, 200),
+    pytest.param("vp-cosine", "logsnr", 0.0, 200, marks=pytest.mark.slow),
     ("ve", "edm", 1.0, 200),
     ("edm", "kl-optimal", 0.0, 200),
-    ("flow", "quadratic", 0.3, 400),  # step density -> 0 at t_min: slower Richardson
+    # step density -> 0 at t_min: slower Richardson
+    pytest.param("flow", "quadratic", 0.3, 400, marks=pytest.mark.slow),
 ])
 def test_richardson_agrees_with_quadrature(schedule, grid, eta, n0):
     r = compare_routes(make_schedule(schedule), [0.05, 0.5, 2.0], grid=grid, eta=eta,

@@ -28,7 +28,8 @@ def edm_free():
     return optimize_grid(EDM(), LAM, 8, iterations=250)
 
 
-@pytest.mark.parametrize("schedule, eta", [("vp", 1.0), ("flow", 0.0)])
+@pytest.mark.parametrize("schedule, eta", [pytest.param("vp", 1.0, marks=pytest.mark.slow),
+                                           ("flow", 0.0)])
 def test_optimised_grid_never_worse_than_best_standard(schedule, eta):
     s = make_schedule(schedule)
     r = optimize_grid(s, LAM, 6, eta=eta, iterations=60)
