@@ -52,6 +52,7 @@ from ._spectra import check_spectrum as check_spectrum
 from ._spectra import digits_spectrum as digits_spectrum
 from ._spectra import flat_spectrum as flat_spectrum
 from ._spectra import parse_spectrum as parse_spectrum
+from ._spectra import SPECTRUM_FORMS as SPECTRUM_FORMS
 from ._spectra import power_law_spectrum as power_law_spectrum
 from ._spectra import two_block_spectrum as two_block_spectrum
 from ._langevin_exact import AffineIncrement as AffineIncrement

@@ -26,7 +26,7 @@ import numpy as np
 
 from schedules._errors import as_float_array
 
-ALLOWED = ("power:ALPHA:D, list:l1,l2,..., flat:D, flat:VALUE:D, two-block:L1:D1:L2:D2, "
+SPECTRUM_FORMS = ("power:ALPHA:D, list:l1,l2,..., flat:D, flat:VALUE:D, two-block:L1:D1:L2:D2, "
            "digits, digits:floor:EPS, or a .npy file")
 
 # Relative threshold below which a digits eigenvalue is an exact zero (constant pixels).
@@ -105,7 +105,7 @@ def _fields(rest: str, count: int | tuple[int, ...]) -> list[str]:
 
 def parse_spectrum(spec: str) -> np.ndarray:
     """Eigenvalues described by a SPEC string (see the module docstring)."""
-    allowed = ALLOWED
+    allowed = SPECTRUM_FORMS
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"empty spectrum; allowed: {allowed}")
     kind, _, rest = spec.partition(":")

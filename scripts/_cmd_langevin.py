@@ -1,6 +1,6 @@
 """`dlsim langevin`: exact W2 of (preconditioned) ULA to a centred Gaussian target against h."""
 
-from analysis import STARTS_LANGEVIN, langevin_curve, parse_spectrum
+from analysis import SPECTRUM_FORMS, STARTS_LANGEVIN, langevin_curve, parse_spectrum
 
 from ._output import table
 
@@ -13,7 +13,7 @@ def add_parser(subparsers):
     p = subparsers.add_parser(NAME, help=HELP, description=HELP)
     p.add_argument("--target", required=True,
                    help="covariance eigenvalues of the centred Gaussian target (precision A = "
-                        "their inverse): power:ALPHA:D | list:l1,l2,... | file.npy")
+                        f"their inverse): {SPECTRUM_FORMS}")
     p.add_argument("--mirror", default="identity",
                    help="identity (ULA, M = I) | newton (Newton–Langevin, M = A) | "
                         "diag:m1,m2,... (M = diag(m)); default identity")

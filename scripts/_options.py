@@ -2,7 +2,7 @@
 
 import argparse
 
-from analysis import parse_spectrum
+from analysis import SPECTRUM_FORMS, parse_spectrum
 from sampling import SOLVERS, GaussianTarget
 from schedules import GRIDS, SCHEDULES, make_schedule
 
@@ -16,7 +16,7 @@ def add_sampler_options(parser: argparse.ArgumentParser, *, grid: bool = True) -
                         help="diffusion-term coefficient (0 = probability-flow ODE, 1 = reverse SDE)")
     parser.add_argument("--solver", default="euler", help=f"one of: {', '.join(SOLVERS)}")
     parser.add_argument("--spectrum", default="power:1:100",
-                        help="power:ALPHA:D | list:l1,l2,... | file.npy")
+                        help=f"data covariance eigenvalues: {SPECTRUM_FORMS}")
     parser.add_argument("--t-min", type=float, default=None, help="schedule's t_min (default: its own)")
     parser.add_argument("--t-max", type=float, default=None, help="schedule's t_max (default: its own)")
 
