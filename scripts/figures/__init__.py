@@ -2,13 +2,26 @@
 make(out_dir, quick) -> None; `scripts.reproduce` runs them in order and skips a recipe
 whose outputs all exist (resume after an interruption)."""
 
-from . import error_curves
-from . import langevin_gaussian, langevin_mirror
-from . import p1_expansion, p2_kernel, p3_eta, p4_rho, p5_optimized
+from . import (
+    error_curves,
+    langevin_gaussian,
+    langevin_mirror,
+    p1_expansion,
+    p2_kernel,
+    p3_eta,
+    p4_rho,
+    p5_optimized,
+    solver_comparison,
+)
 
-RECIPES = [error_curves]
-RECIPES += [langevin_gaussian, langevin_mirror]
-RECIPES += [p1_expansion, p2_kernel, p3_eta, p4_rho, p5_optimized]
-from . import solver_comparison  # noqa: E402
-
-RECIPES += [solver_comparison]
+RECIPES = [
+    error_curves,
+    solver_comparison,
+    p1_expansion,
+    p2_kernel,
+    p3_eta,
+    p4_rho,
+    p5_optimized,
+    langevin_gaussian,
+    langevin_mirror,
+]
