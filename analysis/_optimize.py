@@ -226,6 +226,19 @@ def optimize_grid(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, solv
                          parameters={"start": start_name, "eta": eta if not callable(eta) else None})
 
 
+def _scan_then_brent(f, scan, *, xatol, diverged):
+    """Minimise a scalar f: evaluate it on `scan`, then bounded Brent between the neighbours
+    of the best scan point. f returns inf where the sampler diverges; if it does everywhere,
+    FloatingPointError(diverged). Returns (best x, index of the best scan point, Brent result)."""
+    values = np.array([f(x) for x in scan])
+    if not np.any(np.isfinite(values)):
+        raise FloatingPointError(diverged)
+    i = int(np.nanargmin(np.where(np.isfinite(values), values, np.nan)))
+    a, b = scan[max(i - 1, 0)], scan[min(i + 1, scan.size - 1)]
+    res = minimize_scalar(f, bounds=(a, b), method="bounded", options={"xatol": xatol})
+    return (res.x if res.fun <= values[i] else scan[i]), i, res
+
+
 def optimize_edm_rho(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, solver="euler",
                      eta=0.0, bounds=(0.5, 60.0)) -> OptimizedGrid:
     """The EDM rho (grid in the noise level, `schedules.edm_grid`) minimising the exact W2^2:
@@ -240,16 +253,10 @@ def optimize_edm_rho(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, s
         v = float(value(edm_grid(schedule, n_steps, float(np.exp(log_rho)))))
         return np.log(v) if np.isfinite(v) and v > 0 else np.inf
 
-    lo, hi = np.log(bounds[0]), np.log(bounds[1])
-    scan = np.linspace(lo, hi, 25)
-    values = np.array([f(x) for x in scan])
-    if not np.any(np.isfinite(values)):
-        raise FloatingPointError("the sampler diverges on every EDM rho grid at this N")
-    i = int(np.nanargmin(np.where(np.isfinite(values), values, np.nan)))
-    a, b = scan[max(i - 1, 0)], scan[min(i + 1, scan.size - 1)]
-    res = minimize_scalar(f, bounds=(a, b), method="bounded", options={"xatol": 1e-6})
-    best_log_rho = res.x if res.fun <= values[i] else scan[i]
-    on_bound = i in (0, scan.size - 1)
+    scan = np.linspace(np.log(bounds[0]), np.log(bounds[1]), 25)
+    best_log_rho, scan_index, res = _scan_then_brent(
+        f, scan, xatol=1e-6, diverged="the sampler diverges on every EDM rho grid at this N")
+    on_bound = scan_index in (0, scan.size - 1)
     rho = float(np.exp(best_log_rho))
     grid = np.asarray(edm_grid(schedule, n_steps, rho))
     w2 = exact_w2sq(schedule, lam, grid, solver=solver, eta=eta)
@@ -296,15 +303,11 @@ def optimize_eta(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, grid=
         return np.log(v) if np.isfinite(v) and v > 0 else np.inf
 
     scan = np.linspace(bounds[0], bounds[1], 31)
-    values = np.array([f(e) for e in scan])
-    if not np.any(np.isfinite(values)):
-        raise FloatingPointError("the sampler diverges for every eta in the search range")
-    i = int(np.nanargmin(np.where(np.isfinite(values), values, np.nan)))
-    a, b = scan[max(i - 1, 0)], scan[min(i + 1, scan.size - 1)]
-    res = minimize_scalar(f, bounds=(a, b), method="bounded", options={"xatol": 1e-7})
-    best_eta = float(res.x) if res.fun <= values[i] else float(scan[i])
+    best_eta, scan_index, res = _scan_then_brent(
+        f, scan, xatol=1e-7, diverged="the sampler diverges for every eta in the search range")
+    best_eta = float(best_eta)
     w2 = exact_w2sq(schedule, lam, g, solver=solver, eta=best_eta)
-    converged = bool(res.success) and i != scan.size - 1
+    converged = bool(res.success) and scan_index != scan.size - 1
 
     at_params = jax.jit(lambda p: value(g, eta_function(schedule, p)))
 

@@ -231,22 +231,24 @@ class MirrorLangevin(AbstractLangevinKernel):
         x = self.mirror.check_point(position)
         return LangevinState(x, self.mirror.grad(x), jnp.asarray(0))
 
-    def propose(self, x: Array, z: Array) -> Array:
-        """The dual proposal y+ for standard normals z."""
-        h = self.step_size
-        return (self.mirror.grad(x) - h * self.target.grad_potential(x)
-                + jnp.sqrt(2.0 * h) * self.mirror.hessian_sqrt_product(x, z))
-
     def step(self, key, state):
         x = state.position
-        y_new = self.propose(x, jr.normal(key, x.shape))
-        ok = self.mirror.in_dual_domain(y_new)
-        x_new = self.mirror.grad_conjugate(jnp.where(ok, y_new, state.dual))
-        ok = ok & self.mirror.in_domain(x_new)
-        x_new = jnp.where(ok, x_new, x)
-        y_new = jnp.where(ok, y_new, state.dual)
+        x_new, y_new, ok = _mirror_proposal(self.mirror, self.step_size, x, state.dual,
+                                            self.target.grad_potential(x), jr.normal(key, x.shape))
         info = LangevinInfo(ok.astype(float), ok, ~ok)
         return LangevinState(x_new, y_new, state.step_index + 1), info
+
+
+def _mirror_proposal(mirror, h, x, y, grad_potential, z):
+    """The [MLMC] move y+ = y - h grad f(x) + sqrt(2h) S(x) z, x+ = grad phi*(y+), with y = grad phi(x).
+
+    Returns (x+, y+, ok); where the move is refused (y+ outside the dual domain, or x+ rounded
+    onto the domain's boundary) x+ and y+ are the current point and ok is False."""
+    y_new = y - h * grad_potential + jnp.sqrt(2.0 * h) * mirror.hessian_sqrt_product(x, z)
+    ok = mirror.in_dual_domain(y_new)
+    x_new = mirror.grad_conjugate(jnp.where(ok, y_new, y))
+    ok = ok & mirror.in_domain(x_new)
+    return jnp.where(ok, x_new, x), jnp.where(ok, y_new, y), ok
 
 
 class MirrorMALA(AbstractLangevinKernel):
@@ -274,11 +276,7 @@ class MirrorMALA(AbstractLangevinKernel):
         x, y = state.position, state.dual
         f_x, g_x = jax.value_and_grad(self.target.potential)(x)
         z = jr.normal(k_noise, x.shape)
-        y_p = y - h * g_x + jnp.sqrt(2.0 * h) * self.mirror.hessian_sqrt_product(x, z)
-        ok = self.mirror.in_dual_domain(y_p)
-        x_p = self.mirror.grad_conjugate(jnp.where(ok, y_p, y))
-        ok = ok & self.mirror.in_domain(x_p)
-        x_p = jnp.where(ok, x_p, x)
+        x_p, y_p, ok = _mirror_proposal(self.mirror, h, x, y, g_x, z)
         f_p, g_p, inside = _safe_potential(self.target, x_p, x)
         inside = inside & ok
         back = self.mirror.hessian_sqrt_solve(x_p, y - y_p + h * g_p)

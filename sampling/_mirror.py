@@ -259,32 +259,18 @@ def _box_bounds(lower, upper):
     return lo, hi
 
 
-class BoxBarrier(_DiagonalMirrorMap):
-    r"""Log-barrier of the box (l, u)^d: phi = -sum log(x - l) + log(u - x).
-
-    grad phi* = c + a^2 y / (1 + sqrt(1 + a^2 y^2)), c = (l+u)/2, a = (u-l)/2 (no
-    cancellation for any y); hess phi = diag(1/(x-l)^2 + 1/(u-x)^2).
-    """
+class _AbstractBoxMap(_DiagonalMirrorMap):
+    """A separable map on the open box (l, u)^d; c = (l+u)/2 and a = (u-l)/2 are its centre
+    and half-width."""
 
     lower: Array
     upper: Array
-    name = "box-barrier"
 
     def __init__(self, lower: ArrayLike = 0.0, upper: ArrayLike = 1.0):
         self.lower, self.upper = _box_bounds(lower, upper)
 
-    def phi(self, x):
-        return -jnp.sum(jnp.log(x - self.lower) + jnp.log(self.upper - x))
-
-    def grad(self, x):
-        return 1.0 / (self.upper - x) - 1.0 / (x - self.lower)
-
-    def grad_conjugate(self, y):
-        c, a = (self.lower + self.upper) / 2, (self.upper - self.lower) / 2
-        return c + a**2 * y / (1.0 + jnp.sqrt(1.0 + (a * y) ** 2))
-
-    def hessian_diagonal(self, x):
-        return 1.0 / (x - self.lower) ** 2 + 1.0 / (self.upper - x) ** 2
+    def _centre_half_width(self):
+        return (self.lower + self.upper) / 2, (self.upper - self.lower) / 2
 
     def in_domain(self, x):
         return jnp.all((x > self.lower) & (x < self.upper))
@@ -293,16 +279,34 @@ class BoxBarrier(_DiagonalMirrorMap):
         return f"open box ({np.asarray(self.lower).tolist()}, {np.asarray(self.upper).tolist()})"
 
 
-class EntropicBox(_DiagonalMirrorMap):
+class BoxBarrier(_AbstractBoxMap):
+    r"""Log-barrier of the box (l, u)^d: phi = -sum log(x - l) + log(u - x).
+
+    grad phi* = c + a^2 y / (1 + sqrt(1 + a^2 y^2)), c = (l+u)/2, a = (u-l)/2 (no
+    cancellation for any y); hess phi = diag(1/(x-l)^2 + 1/(u-x)^2).
+    """
+
+    name = "box-barrier"
+
+    def phi(self, x):
+        return -jnp.sum(jnp.log(x - self.lower) + jnp.log(self.upper - x))
+
+    def grad(self, x):
+        return 1.0 / (self.upper - x) - 1.0 / (x - self.lower)
+
+    def grad_conjugate(self, y):
+        c, a = self._centre_half_width()
+        return c + a**2 * y / (1.0 + jnp.sqrt(1.0 + (a * y) ** 2))
+
+    def hessian_diagonal(self, x):
+        return 1.0 / (x - self.lower) ** 2 + 1.0 / (self.upper - x) ** 2
+
+
+class EntropicBox(_AbstractBoxMap):
     r"""Entropy of the box (l, u)^d: phi = sum (x-l) log(x-l) + (u-x) log(u-x);
     grad phi = log((x-l)/(u-x)), grad phi* = c + a tanh(y/2), hess phi = 1/(x-l) + 1/(u-x)."""
 
-    lower: Array
-    upper: Array
     name = "entropic-box"
-
-    def __init__(self, lower: ArrayLike = 0.0, upper: ArrayLike = 1.0):
-        self.lower, self.upper = _box_bounds(lower, upper)
 
     def phi(self, x):
         p, q = x - self.lower, self.upper - x
@@ -312,17 +316,11 @@ class EntropicBox(_DiagonalMirrorMap):
         return jnp.log(x - self.lower) - jnp.log(self.upper - x)
 
     def grad_conjugate(self, y):
-        c, a = (self.lower + self.upper) / 2, (self.upper - self.lower) / 2
+        c, a = self._centre_half_width()
         return c + a * jnp.tanh(y / 2)
 
     def hessian_diagonal(self, x):
         return 1.0 / (x - self.lower) + 1.0 / (self.upper - x)
-
-    def in_domain(self, x):
-        return jnp.all((x > self.lower) & (x < self.upper))
-
-    def domain_text(self):
-        return f"open box ({np.asarray(self.lower).tolist()}, {np.asarray(self.upper).tolist()})"
 
 
 class FermiDirac(_DiagonalMirrorMap):
