@@ -93,7 +93,7 @@ def make(out_dir, quick: bool = False) -> None:
             "var_error": [], "var_error_se": [], "w2_marginal": [], "w2_floor": [],
             "accepted_fraction": [], "var_slope": []}
     outside = {"target": [], "step": [], "outside_mass": []}
-    fig, axes = plt.subplots(2, 4, figsize=(20, 8.2))
+    fig, axes = plt.subplots(2, 4, figsize=(20, 8.2), layout="constrained")
     targets = {k: v for k, v in TARGETS.items() if not (quick and "box" in k)}
     for col, (tname, (target, mirror)) in enumerate(targets.items()):
         quantile = lambda u, t=target: t.marginal_quantile(u, 0)

@@ -26,8 +26,9 @@ def make(out_dir, quick: bool = False) -> None:
         for grid in GRIDS:
             exp = expansion(schedule, lam, grid=grid, eta=eta)
             kernel = exp.frechet_kernel()
-            # On EDM the log-SNR grid is the geometric grid: dash it so both show.
-            ax.loglog(lam, kernel, "--" if grid == "logsnr" else "-", label=grid)
+            # On EDM the log-SNR grid is the geometric grid: dash it on top so both show.
+            dashed = grid == "logsnr"
+            ax.loglog(lam, kernel, "--" if dashed else "-", zorder=3 if dashed else 2, label=grid)
             for v, i, k in zip(lam, exp.I, kernel, strict=True):
                 for key, x in zip(rows, (grid, eta, float(v), i, float(k)), strict=True):
                     rows[key].append(x)
