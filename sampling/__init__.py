@@ -65,6 +65,7 @@ from ._mirror import FermiDirac as FermiDirac
 from ._mirror import QuadraticMirror as QuadraticMirror
 from ._potential import AbstractPotential as AbstractPotential
 from ._potential import GaussianPotential as GaussianPotential
+from ._potential import ScoreTarget as ScoreTarget
 from ._constrained import CONSTRAINED_TARGETS as CONSTRAINED_TARGETS
 from ._constrained import BetaProduct as BetaProduct
 from ._constrained import Dirichlet as Dirichlet

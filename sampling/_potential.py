@@ -1,6 +1,7 @@
 """Targets of the Langevin family: densities pi proportional to exp(-f) (MATH.md section 5)."""
 
 import abc
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -113,3 +114,25 @@ class GaussianPotential(AbstractPotential):
         if self.is_diagonal:
             return GaussianLaw(self.mean, 1.0 / self.precision)
         return GaussianLaw(self.mean, jnp.linalg.inv(self.precision))
+
+
+class ScoreTarget(AbstractPotential):
+    r"""A target known only through a score field $s \approx \nabla\log\pi = -\nabla f$, e.g. a
+    learned score at a fixed noise level ([DSM]): `grad_potential` is $-s(x)$.
+
+    `score` maps a point (d,) to (d,). It need not be a gradient field (an SGD-trained
+    affine score has a non-symmetric matrix), so there is no potential to evaluate: use it with
+    unadjusted kernels (ULA, annealed Langevin); Metropolis-adjusted kernels need f itself.
+    """
+
+    score: Callable[[Array], Array]
+
+    def potential(self, x):
+        raise TypeError("a ScoreTarget has a score but no potential f; Metropolis-adjusted "
+                        "kernels (MALA, MirrorMALA) need f; use an unadjusted kernel")
+
+    def grad_potential(self, x):
+        s = self.score(x)
+        if s.shape != x.shape:
+            raise ValueError(f"the score maps shape {x.shape} to {s.shape}; it must keep the shape")
+        return -s
