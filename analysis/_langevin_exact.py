@@ -121,7 +121,9 @@ def stationary_law(kernel, dim: int) -> GaussianLaw:
     """Exact stationary law of a homogeneous unadjusted kernel on a Gaussian target.
 
     Mean -D^-1 c; covariance from the increment form of the discrete Lyapunov equation,
-    D S + S D^T + D S D^T = -B B^T (Kronecker solve; meant for small d).
+    D S + S D^T + D S D^T = -B B^T. A symmetric D (ULA on a Gaussian or a learned symmetric
+    affine score) is solved in its eigenbasis, O(d^3); otherwise by a Kronecker solve, O(d^6),
+    meant for small d.
     """
     if not getattr(kernel, "is_homogeneous", True):
         raise ValueError(f"{type(kernel).__name__} changes with the step; it has no single "
@@ -129,12 +131,22 @@ def stationary_law(kernel, dim: int) -> GaussianLaw:
     _check_known_bound(kernel)
     inc = read_increment(kernel, dim)
     _check_contraction(inc.drift, type(kernel).__name__)
-    d, eye = inc.drift, np.eye(dim)
-    op = np.kron(eye, d) + np.kron(d, eye) + np.kron(d, d)
-    rhs = -(inc.noise @ inc.noise.T).reshape(-1, order="F")
-    cov = np.linalg.solve(op, rhs).reshape(dim, dim, order="F")
-    mean = -np.linalg.solve(d, inc.offset)
+    cov = _increment_lyapunov(inc.drift, inc.noise @ inc.noise.T)
+    mean = -np.linalg.solve(inc.drift, inc.offset)
     return GaussianLaw(jnp.asarray(mean), jnp.asarray((cov + cov.T) / 2))
+
+
+def _increment_lyapunov(d: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """S with D S + S D^T + D S D^T = -Q, i.e. S = (I + D) S (I + D)^T + Q written without
+    forming I + D, which would lose the digits of a small step's D."""
+    if np.allclose(d, d.T, rtol=0.0, atol=1e-14 * np.max(np.abs(d))):
+        w, v = np.linalg.eigh((d + d.T) / 2)
+        denom = w[:, None] + w[None, :] + w[:, None] * w[None, :]
+        return v @ (-(v.T @ q @ v) / denom) @ v.T
+    eye = np.eye(d.shape[0])
+    op = np.kron(eye, d) + np.kron(d, eye) + np.kron(d, d)
+    rhs = -q.reshape(-1, order="F")
+    return np.linalg.solve(op, rhs).reshape(d.shape, order="F")
 
 
 def _compose(first, second):

@@ -29,6 +29,7 @@ from sampling import (
     LogNormal,
     NewtonLangevin,
     PreconditionedULA,
+    ScoreTarget,
     run_langevin,
 )
 
@@ -89,6 +90,19 @@ def test_stationary_law_formula_vs_lyapunov(make):
     np.testing.assert_allclose(np.asarray(law.cov), closed, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(lyap, closed, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(np.asarray(law.mean), [0.5, -1.0, 2.0], atol=1e-12)
+
+
+def test_stationary_law_of_a_score_field_symmetric_and_not():
+    # A learned affine score s = -P (x - m): P symmetric (closed-form DSM fit) takes the
+    # eigenbasis route, a non-symmetric P (SGD) the Kronecker route; both against SciPy.
+    m = jnp.array([0.5, -1.0, 2.0])
+    for p in (A_FULL, A_FULL + np.array([[0.0, 0.2, 0.0], [-0.1, 0.0, 0.0], [0.0, 0.05, 0.0]])):
+        kernel = ULA(ScoreTarget(lambda x, p=jnp.asarray(p): -p @ (x - m)), 0.1)
+        law = stationary_law(kernel, 3)
+        step = np.eye(3) - 0.1 * p
+        lyap = scipy.linalg.solve_discrete_lyapunov(step, 0.2 * np.eye(3))
+        np.testing.assert_allclose(np.asarray(law.cov), lyap, rtol=1e-9)
+        np.testing.assert_allclose(np.asarray(law.mean), m, atol=1e-12)
 
 
 def test_law_after_k_steps_doubling_vs_recursion_and_curve():
