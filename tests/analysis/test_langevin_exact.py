@@ -97,7 +97,8 @@ def test_stationary_law_of_a_score_field_symmetric_and_not():
     # eigenbasis route, a non-symmetric P (SGD) the Kronecker route; both against SciPy.
     m = jnp.array([0.5, -1.0, 2.0])
     for p in (A_FULL, A_FULL + np.array([[0.0, 0.2, 0.0], [-0.1, 0.0, 0.0], [0.0, 0.05, 0.0]])):
-        kernel = ULA(ScoreTarget(lambda x, p=jnp.asarray(p): -p @ (x - m)), 0.1)
+        matrix = jnp.asarray(p)
+        kernel = ULA(ScoreTarget(lambda x, matrix=matrix: -matrix @ (x - m)), 0.1)
         law = stationary_law(kernel, 3)
         step = np.eye(3) - 0.1 * p
         lyap = scipy.linalg.solve_discrete_lyapunov(step, 0.2 * np.eye(3))
