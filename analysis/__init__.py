@@ -78,3 +78,14 @@ from ._comparison import Comparison as Comparison
 from ._comparison import compare_at_equal_nfe as compare_at_equal_nfe
 from ._comparison import default_solvers as default_solvers
 from ._langevin_exact import continuous_time_law as continuous_time_law
+from ._dsm import DsmExpansion as DsmExpansion
+from ._dsm import dsm_diagonal_expected_w2sq as dsm_diagonal_expected_w2sq
+from ._dsm import dsm_expansion as dsm_expansion
+from ._dsm import dsm_first_order as dsm_first_order
+from ._dsm import dsm_population_error as dsm_population_error
+from ._dsm import dsm_population_kernel as dsm_population_kernel
+from ._dsm import dsm_sgd_moments as dsm_sgd_moments
+from ._dsm import dsm_sgd_stationary_moments as dsm_sgd_stationary_moments
+from ._dsm import dsm_stability_bound as dsm_stability_bound
+from ._dsm import dsm_stationary_variance as dsm_stationary_variance
+from ._dsm import dsm_variance_after as dsm_variance_after
