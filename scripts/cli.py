@@ -12,6 +12,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 from . import (  # noqa: E402
     _cmd_bench,
+    _cmd_dsm,
     _cmd_error_curve,
     _cmd_expansion,
     _cmd_langevin,
@@ -21,9 +22,8 @@ from . import (  # noqa: E402
 from ._output import to_json  # noqa: E402
 
 # Each command module gives NAME, add_parser(subparsers), run(args) -> dict, render(dict) -> str.
-COMMANDS = [_cmd_error_curve, _cmd_reproduce, _cmd_bench, _cmd_expansion]
-COMMANDS.append(_cmd_langevin)
-COMMANDS.append(_cmd_optimize)
+COMMANDS = [_cmd_error_curve, _cmd_expansion, _cmd_optimize, _cmd_langevin, _cmd_dsm,
+            _cmd_reproduce, _cmd_bench]
 
 
 class _OneLineParser(argparse.ArgumentParser):

@@ -3,6 +3,7 @@ make(out_dir, quick) -> None; `scripts.reproduce` runs them in order and skips a
 whose outputs all exist (resume after an interruption)."""
 
 from . import (
+    dsm_errors,
     error_curves,
     langevin_gaussian,
     langevin_mirror,
@@ -24,4 +25,5 @@ RECIPES = [
     p5_optimized,
     langevin_gaussian,
     langevin_mirror,
+    dsm_errors,
 ]

@@ -1,0 +1,104 @@
+"""The [DSM] pipeline end to end: fit by score matching, exact stationary law of ULA read off
+its step, exact W2^2 per training set, averaged over training sets."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+
+from analysis import (
+    dsm_expansion,
+    dsm_monte_carlo,
+    dsm_stationary_variance,
+    dsm_w2sq,
+    learned_stationary_law,
+)
+from sampling import GaussianLaw, fit_affine_denoiser, train_denoiser_sgd
+
+LAM = np.array([1.0, 0.4, 0.1])
+
+
+def _samples(n, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, LAM.size)) * np.sqrt(LAM)
+
+
+@pytest.mark.parametrize("centred", [True, False])
+def test_stationary_law_is_g_of_the_empirical_covariance(centred):
+    x = _samples(30)
+    sigma, tau = 0.3, 0.05
+    law = learned_stationary_law(fit_affine_denoiser(x, sigma, centred=centred), tau)
+    xbar = x.mean(0) if centred else np.zeros(LAM.size)
+    cov = (x - xbar).T @ (x - xbar) / x.shape[0]
+    mu, u = np.linalg.eigh(cov)
+    expected = u @ np.diag(dsm_stationary_variance(mu, sigma, tau)) @ u.T
+    np.testing.assert_allclose(np.asarray(law.cov), expected, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(law.mean), xbar, atol=1e-12)
+
+
+def test_sgd_trained_denoiser_has_an_exact_law_too():
+    # A non-symmetric weight (SGD) goes through the general Lyapunov route: against SciPy's
+    # discrete Lyapunov solve of the same ULA step, and near the closed-form fit's law.
+    x = jnp.asarray(_samples(40, seed=1))
+    trained, _ = train_denoiser_sgd(jax.random.key(0), x, 0.3, learning_rate=0.02,
+                                    n_steps=3000, batch_size=8)
+    tau = 0.05
+    law = learned_stationary_law(trained, tau)
+    p, m = (np.asarray(a) for a in trained.precision_and_mean())
+    assert not np.allclose(p, p.T, atol=1e-8)
+    oracle = scipy.linalg.solve_discrete_lyapunov(np.eye(3) - tau * p, 2 * tau * np.eye(3))
+    np.testing.assert_allclose(np.asarray(law.cov), oracle, rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(law.mean), m, rtol=1e-9)
+    closed = learned_stationary_law(fit_affine_denoiser(x, 0.3), tau)
+    np.testing.assert_allclose(np.asarray(law.cov), np.asarray(closed.cov), atol=0.1)
+
+
+def test_step_above_the_training_sets_bound_names_it():
+    x = _samples(30)
+    mu_min = np.linalg.eigvalsh(x.T @ x / 30)[0]
+    bound = 2 * (mu_min + 0.1**2)
+    with pytest.raises(ValueError, match=f"stability bound.*{bound:.6g}"):
+        learned_stationary_law(fit_affine_denoiser(x, 0.1, centred=False), bound * 1.01)
+
+
+@pytest.mark.parametrize("model", ["linear", "affine"])
+def test_average_over_training_sets_matches_the_expansion(model):
+    n, sigma, tau = 500, 0.05, 0.002
+    mc = dsm_monte_carlo(jax.random.key(3), LAM, n, sigma, tau, 150, model=model)
+    exp = dsm_expansion(LAM, n, sigma, tau, centred=model == "affine")
+    # The O(1/N^2) remainder is about 1% of V1/N here, well under the standard error.
+    assert abs(mc.mean - exp.w2sq_expansion) < 4 * mc.standard_error
+    # The finite-N part is resolved, not swamped by the bias: V1/N is many standard errors.
+    assert exp.first_order / n > 5 * mc.standard_error
+
+
+def test_training_set_i_does_not_depend_on_how_many_are_drawn():
+    few = dsm_monte_carlo(jax.random.key(5), LAM, 50, 0.2, 0.02, 3)
+    more = dsm_monte_carlo(jax.random.key(5), LAM, 50, 0.2, 0.02, 6)
+    np.testing.assert_array_equal(few.values, more.values[:3])
+
+
+def test_w2sq_of_one_training_set_by_hand():
+    x = _samples(25, seed=2)
+    data = GaussianLaw(jnp.zeros(3), jnp.asarray(LAM))
+    w2 = dsm_w2sq(x, data, 0.2, 0.02, model="linear")
+    mu, u = np.linalg.eigh(x.T @ x / 25)
+    s = u @ np.diag(dsm_stationary_variance(mu, 0.2, 0.02)) @ u.T
+    root = np.diag(np.sqrt(LAM))
+    w, v = np.linalg.eigh(root @ s @ root)
+    expected = np.trace(s) + LAM.sum() - 2 * np.sum(np.sqrt(w))
+    assert w2 == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_samples=1), "n_samples must be an integer >= 2"),
+    (dict(n_datasets=1), "n_datasets must be an integer >= 2"),
+    (dict(model="quadratic"), "unknown denoiser model 'quadratic'; allowed: linear, affine"),
+    (dict(eigenvalues=[1.0, -0.5]), "eigenvalue"),
+])
+def test_bad_input(kwargs, message):
+    args = dict(eigenvalues=LAM, n_samples=20, sigma=0.2, tau=0.02, n_datasets=4, model="linear")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        dsm_monte_carlo(jax.random.key(0), args.pop("eigenvalues"), args.pop("n_samples"),
+                        args.pop("sigma"), args.pop("tau"), args.pop("n_datasets"), **args)
