@@ -79,6 +79,7 @@ from ._comparison import compare_at_equal_nfe as compare_at_equal_nfe
 from ._comparison import default_solvers as default_solvers
 from ._langevin_exact import continuous_time_law as continuous_time_law
 from ._dsm import DsmExpansion as DsmExpansion
+from ._dsm import dsm_best_sigma as dsm_best_sigma
 from ._dsm import dsm_diagonal_expected_w2sq as dsm_diagonal_expected_w2sq
 from ._dsm import dsm_expansion as dsm_expansion
 from ._dsm import dsm_first_order as dsm_first_order

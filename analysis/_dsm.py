@@ -284,6 +284,30 @@ def dsm_expansion(eigenvalues, n_samples, sigma, tau, centred: bool = False) -> 
                         w2sq_expansion=bias + v1 / n)
 
 
+def dsm_best_sigma(eigenvalues, n_samples, tau, centred: bool = False,
+                   sigma_max: float = 10.0) -> tuple[float, float]:
+    """The noise level sigma minimising bias + V1/N for N = `n_samples` training points and ULA
+    step `tau`, and that minimum: bounded Brent in log sigma, above the population stability
+    limit sigma^2 > tau/2 - lambda_min. With tau = 0 the optimum falls like N^-1/2; once tau > 0
+    and the spectrum has eigenvalues below tau, sigma^2 stalls at a level set by tau ([DSM])."""
+    from scipy.optimize import minimize_scalar
+
+    lam = check_spectrum(eigenvalues, "eigenvalues")
+    tau = _nonnegative_scalar("step size tau", tau)
+    n = _n_samples(n_samples)
+    lo = max(1e-6, math.sqrt(max(tau / 2.0 - float(np.min(lam)), 0.0)) * (1.0 + 1e-6))
+    if not lo < sigma_max:
+        raise ValueError(f"sigma_max = {sigma_max!r} is below the smallest stable noise level "
+                         f"{lo:.6g} for tau = {tau!r}")
+
+    def log_error(log_sigma):
+        return math.log(dsm_expansion(lam, n, math.exp(log_sigma), tau, centred).w2sq_expansion)
+
+    res = minimize_scalar(log_error, bounds=(math.log(lo), math.log(sigma_max)), method="bounded",
+                          options={"xatol": 1e-7})
+    return math.exp(res.x), math.exp(res.fun)
+
+
 # ---------------------------------------------------------------------------------------------
 # Diagonal model: Gamma(N/2) integrals by generalised Gauss–Laguerre.
 

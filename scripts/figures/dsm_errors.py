@@ -8,9 +8,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from scipy.optimize import minimize_scalar  # noqa: E402
 
 from analysis import (  # noqa: E402
+    dsm_best_sigma,
     dsm_diagonal_expected_w2sq,
     dsm_expansion,
     dsm_monte_carlo,
@@ -81,21 +81,12 @@ def _n_panel(ax, quick):
     return rows
 
 
-def _best_sigma(lam, n, tau):
-    # sigma^2 > tau/2 - lambda_min keeps the population chain stable; search log sigma above it.
-    lo = max(1e-4, np.sqrt(max(tau / 2 - float(np.min(lam)), 0.0)) * 1.001)
-    f = lambda log_s: float(np.log(dsm_expansion(lam, n, float(np.exp(log_s)), tau).w2sq_expansion))
-    res = minimize_scalar(f, bounds=(np.log(lo), np.log(3.0)), method="bounded",
-                          options={"xatol": 1e-6})
-    return float(np.exp(res.x)), float(np.exp(res.fun))
-
-
 def _best_sigma_panel(ax, quick):
     lam = power_law_spectrum(1.0, 20)
     ns = np.geomspace(10, 1e5, 9 if quick else 25).round().astype(int)
     rows = {"tau": [], "n_samples": [], "best_sigma": [], "w2sq_expansion": []}
     for tau in TAUS_BEST:
-        best = [_best_sigma(lam, int(n), tau) for n in ns]
+        best = [dsm_best_sigma(lam, int(n), tau) for n in ns]
         sig2 = [b[0] ** 2 for b in best]
         line = ax.loglog(ns, sig2, "o-", ms=3, label=f"tau = {tau:g}")[0]
         if tau > 0:

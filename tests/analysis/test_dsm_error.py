@@ -8,6 +8,7 @@ import pytest
 import scipy.linalg
 
 from analysis import (
+    dsm_best_sigma,
     dsm_expansion,
     dsm_monte_carlo,
     dsm_stationary_variance,
@@ -102,3 +103,18 @@ def test_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         dsm_monte_carlo(jax.random.key(0), args.pop("eigenvalues"), args.pop("n_samples"),
                         args.pop("sigma"), args.pop("tau"), args.pop("n_datasets"), **args)
+
+
+def test_best_sigma_scales_like_n_to_the_minus_half_without_a_step():
+    lam = np.arange(1, 21.0) ** -1.0
+    ns = np.array([1e3, 1e4, 1e5])
+    best = [dsm_best_sigma(lam, int(n), 0.0) for n in ns]
+    slope = np.polyfit(np.log(ns), np.log([b[0] for b in best]), 1)[0]
+    assert slope == pytest.approx(-0.5, abs=0.02)
+    sigma, err = best[0]
+    assert err == pytest.approx(dsm_expansion(lam, 1000, sigma, 0.0).w2sq_expansion, rel=1e-12)
+    for s in (sigma * 0.9, sigma * 1.1):  # a minimum
+        assert dsm_expansion(lam, 1000, s, 0.0).w2sq_expansion > err
+    # With a step above some eigenvalues the best sigma^2 stops falling.
+    stalled = [dsm_best_sigma(lam, int(n), 0.1)[0] ** 2 for n in ns]
+    assert stalled[-1] == pytest.approx(stalled[0], rel=0.1) and stalled[-1] > 0.01
