@@ -24,4 +24,5 @@ def render(result: dict) -> str:
     lines = [f"figures in {result['out']}"]
     lines += [f"  made     {n}" for n in result["made"]]
     lines += [f"  up to date {n}" for n in result["skipped"]]
+    lines.append(f"index of figures and result tables: {result['index']}")
     return "\n".join(lines)

@@ -4,7 +4,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ._files import write_atomic
 from .figures import RECIPES
+
+INDEX = "index.md"
 
 
 def recipe_names() -> list[str]:
@@ -15,7 +18,9 @@ def reproduce(out_dir: Path, only: list[str] | None = None, quick: bool = False,
               force: bool = False, progress: bool = True) -> dict:
     """Make each selected recipe's outputs in `out_dir`; skip those already complete.
 
-    Returns {"made": [...], "skipped": [...], "out": str}.
+    Afterwards `index.md` in `out_dir` lists every recipe that is complete there: its title,
+    its image and data files, and its markdown tables inlined (the results table).
+    Returns {"made": [...], "skipped": [...], "out": str, "index": str}.
     """
     names = recipe_names()
     for name in only or []:
@@ -35,4 +40,24 @@ def reproduce(out_dir: Path, only: list[str] | None = None, quick: bool = False,
             continue
         recipe.make(out_dir, quick=quick)
         made.append(recipe.NAME)
-    return {"made": made, "skipped": skipped, "out": str(out_dir)}
+    index = write_atomic(out_dir / INDEX, lambda tmp: tmp.write_text(results_index(out_dir)))
+    return {"made": made, "skipped": skipped, "out": str(out_dir), "index": str(index)}
+
+
+def results_index(out_dir: Path) -> str:
+    """Markdown index of the complete recipes in `out_dir`, in recipe order."""
+    lines = ["# dlsim figures", ""]
+    for recipe in RECIPES:
+        if not all((out_dir / f).exists() for f in recipe.OUTPUTS):
+            continue
+        lines += [f"## {getattr(recipe, 'TITLE', recipe.NAME)}", ""]
+        for name in recipe.OUTPUTS:
+            if name.endswith(".png"):
+                lines += [f"![{recipe.NAME}]({name})", ""]
+        data = [f"[{n}]({n})" for n in recipe.OUTPUTS if not n.endswith((".png", ".md"))]
+        if data:
+            lines += ["data: " + ", ".join(data), ""]
+        for name in recipe.OUTPUTS:
+            if name.endswith(".md"):
+                lines += [(out_dir / name).read_text().strip(), ""]
+    return "\n".join(lines)

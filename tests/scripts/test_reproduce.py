@@ -23,6 +23,7 @@ def test_write_atomic_leaves_nothing_on_failure(tmp_path):
 
 class _FakeRecipe:
     NAME = "fake"
+    TITLE = "fake title"
     OUTPUTS = ["fake.csv"]
     calls = 0
 
@@ -38,6 +39,8 @@ def test_reproduce_skips_finished_work_and_resumes(tmp_path, monkeypatch):
     second = rep.reproduce(tmp_path, progress=False)
     assert first["made"] == ["fake"] and second["skipped"] == ["fake"]
     assert _FakeRecipe.calls == 1
+    index = (tmp_path / "index.md").read_text()
+    assert "## fake title" in index and "[fake.csv](fake.csv)" in index
     rep.reproduce(tmp_path, force=True, progress=False)
     assert _FakeRecipe.calls == 2
     with pytest.raises(ValueError, match="unknown figure 'nope'; allowed: fake"):
