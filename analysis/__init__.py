@@ -95,3 +95,6 @@ from ._dsm_error import DsmMonteCarlo as DsmMonteCarlo
 from ._dsm_error import dsm_monte_carlo as dsm_monte_carlo
 from ._dsm_error import dsm_w2sq as dsm_w2sq
 from ._dsm_error import learned_stationary_law as learned_stationary_law
+from ._dsm_error import dsm_diffusion_monte_carlo as dsm_diffusion_monte_carlo
+from ._dsm_error import dsm_diffusion_w2sq as dsm_diffusion_w2sq
+from ._dsm_error import learned_gaussian_target as learned_gaussian_target

@@ -7,6 +7,14 @@ the sampler's stationary law is Gaussian and is read off the ULA step itself
 (`stationary_law`); its W2^2 to the data law is exact for that training set. Only the
 training set is random: averaging the exact error over independent training sets estimates
 E W2^2, which the first-order expansion `dsm_expansion` predicts.
+
+Diffusion samplers on a learned score ([DSM]'s diffusion extension, MATH.md sections 2 and 4):
+at every noise level the best affine denoiser of x from x_t = alpha x + sigma w on the training
+set is the linear MMSE estimator of the empirical law, and by Tweedie its score is exactly that
+of the forward marginal of N(xbar, Sigma_hat) (derived here). A reverse-time sampler driven by
+that score therefore has the exact law of `exact_law_per_direction` on the Gaussian target
+N(xbar, Sigma_hat), in the eigenbasis of Sigma_hat; its W2^2 to the data law adds the training
+error (N samples) to the discretization error (n steps).
 """
 
 from dataclasses import asdict, dataclass
@@ -16,9 +24,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from sampling import ULA, AffineDenoiser, GaussianLaw, fit_affine_denoiser
+from sampling import ULA, AffineDenoiser, GaussianLaw, GaussianTarget, fit_affine_denoiser
+from schedules import AbstractSchedule
 
 from ._distances import w2sq_gaussian
+from ._error_curve import resolve_grid, resolve_solver
+from ._exact_law import check_finite_law, exact_law_per_direction
 from ._langevin_exact import stationary_law
 from ._spectra import check_spectrum
 
@@ -100,3 +111,59 @@ def dsm_monte_carlo(key: PRNGKeyArray, eigenvalues, n_samples: int, sigma: float
     return DsmMonteCarlo(eigenvalues=lam.tolist(), n_samples=int(n_samples), sigma=float(sigma),
                          tau=float(tau), model=model, values=v.tolist(), mean=float(v.mean()),
                          standard_error=float(v.std(ddof=1) / np.sqrt(v.size)))
+
+
+def learned_gaussian_target(samples, *, model: str = "affine") -> GaussianTarget:
+    """N(xbar, Sigma_hat) (1/N covariance; xbar = 0 for the linear model): the Gaussian whose
+    exact score, at every noise level of every schedule, is the score of the affine denoiser
+    that minimises the DSM loss on `samples` (N, d) at that level. Needs a non-singular
+    Sigma_hat (N > d for the affine model, N >= d for the linear one)."""
+    centred = _check_model(model)
+    x = np.asarray(samples, float)
+    if x.ndim != 2 or x.shape[0] < 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"samples must be a finite (N, d) array with N >= 2, got shape {x.shape}")
+    xbar = x.mean(axis=0) if centred else np.zeros(x.shape[1])
+    mu, u = np.linalg.eigh((x - xbar).T @ (x - xbar) / x.shape[0])
+    if not mu[0] > 1e-12 * mu[-1]:
+        raise ValueError(f"the empirical covariance of N = {x.shape[0]} samples in d = {x.shape[1]} "
+                         f"is singular (smallest eigenvalue {mu[0]:.3g}); a {model} score at every "
+                         "noise level needs N > d")
+    return GaussianTarget(mu, u, xbar)
+
+
+def dsm_diffusion_w2sq(samples, data: GaussianLaw, schedule: AbstractSchedule,
+                       n_steps: int | None, *, grid="edm", rho: float = 7.0, solver="euler",
+                       eta=0.0, model: str = "affine") -> float:
+    """Exact W2^2 between `data` and the output of a reverse-time sampler (schedule, grid,
+    solver, eta, `n_steps` steps) driven by the score learned from `samples`, started from
+    the learned model's marginal at t_max. `n_steps=None` is the continuous-time limit: the
+    learned model's marginal at t_min."""
+    learned = learned_gaussian_target(samples, model=model)
+    if n_steps is None:
+        law = learned.marginal(schedule, schedule.t_min)
+    else:
+        g = resolve_grid(grid, schedule, n_steps, rho)
+        start = learned.marginal_in_eigenbasis(schedule, g[0])
+        law = exact_law_per_direction(learned, schedule, eta, g, resolve_solver(solver), start)
+        law = check_finite_law(law.rotate(learned.basis()), "the sampler on the learned score")
+    return float(w2sq_gaussian(law, data))
+
+
+def dsm_diffusion_monte_carlo(key: PRNGKeyArray, eigenvalues, n_samples: int,
+                              schedule: AbstractSchedule, steps, n_datasets: int,
+                              **sampler) -> dict:
+    """For each step count in `steps` (None: continuous time), the mean and standard error of
+    `dsm_diffusion_w2sq` over `n_datasets` training sets of N(0, diag(eigenvalues)) drawn as in
+    `dsm_monte_carlo`. `sampler`: grid, rho, solver, eta, model."""
+    lam = check_spectrum(eigenvalues, "eigenvalues")
+    if int(n_datasets) != n_datasets or n_datasets < 2:
+        raise ValueError(f"n_datasets must be an integer >= 2, got {n_datasets!r}")
+    data = GaussianLaw(jnp.zeros(lam.size), jnp.asarray(lam))
+    scale = np.sqrt(lam)
+    values = np.empty((len(steps), int(n_datasets)))
+    for i in range(int(n_datasets)):
+        z = np.asarray(jax.random.normal(jax.random.fold_in(key, i), (int(n_samples), lam.size)))
+        for j, n in enumerate(steps):
+            values[j, i] = dsm_diffusion_w2sq(scale * z, data, schedule, n, **sampler)
+    return {"steps": list(steps), "mean": values.mean(axis=1).tolist(),
+            "standard_error": (values.std(axis=1, ddof=1) / np.sqrt(n_datasets)).tolist()}

@@ -1,6 +1,7 @@
 """[DSM]: error of score matching then Langevin in the Gaussian setting. Which eigenvalues
 the population bias falls on; E W2^2 against the training-set size N (exact per training set,
-averaged over sets, against bias + V1/N); the best noise level against N; SGD's coefficient."""
+averaged over sets, against bias + V1/N); the best noise level against N; SGD's coefficient;
+and a diffusion sampler on the learned score, training error against step count."""
 
 import jax
 import matplotlib
@@ -12,6 +13,7 @@ import numpy as np  # noqa: E402
 from analysis import (  # noqa: E402
     dsm_best_sigma,
     dsm_diagonal_expected_w2sq,
+    dsm_diffusion_monte_carlo,
     dsm_expansion,
     dsm_monte_carlo,
     dsm_population_kernel,
@@ -19,13 +21,15 @@ from analysis import (  # noqa: E402
     dsm_sgd_stationary_moments,
     power_law_spectrum,
 )
+from schedules import EDM  # noqa: E402
 
 from .._files import save_figure, write_csv  # noqa: E402
 
 NAME = "dsm_errors"
-TITLE = "[DSM] score matching at noise level sigma, then ULA with step tau (Gaussian data)"
+TITLE = ("[DSM] score matching on N samples, then ULA (noise level sigma, step tau) or a diffusion "
+         "sampler on the learned score (Gaussian data)")
 OUTPUTS = ["dsm_errors.png", "dsm_kernel.csv", "dsm_vs_n.csv", "dsm_best_sigma.csv",
-           "dsm_sgd.csv"]
+           "dsm_sgd.csv", "dsm_diffusion.csv"]
 KERNEL_CASES = [(0.1, 0.0), (0.1, 0.02), (0.3, 0.0)]  # (sigma, tau)
 SIGMA, TAU = 0.1, 0.01  # the E W2^2 against N panel
 TAUS_BEST = [0.0, 0.1]  # the best-sigma panel (power:1:20 has eigenvalues below 0.1)
@@ -126,15 +130,45 @@ def _sgd_panel(ax, quick):
     return rows
 
 
+def _diffusion_panel(ax, quick):
+    lam = power_law_spectrum(1.0, 10)
+    ns = [20, 50, 100, 200, 400, 800] if quick else [20, 50, 100, 200, 400, 800, 1600, 3200]
+    steps = [10, 40, 160, None]
+    n_sets = 20 if quick else 100
+    rows = {"n_samples": [], "steps": [], "mean": [], "standard_error": [], "expansion": []}
+    results = [dsm_diffusion_monte_carlo(jax.random.key(11), lam, n, EDM(), steps, n_sets,
+                                         model="affine") for n in ns]
+    expansion = [dsm_expansion(lam, n, 0.0, 0.0, centred=True).w2sq_expansion for n in ns]
+    for j, k in enumerate(steps):
+        means = [r["mean"][j] for r in results]
+        ses = [r["standard_error"][j] for r in results]
+        ax.errorbar(ns, means, yerr=[2 * e for e in ses], fmt="o-", ms=3, capsize=2,
+                    label="continuous time" if k is None else f"{k} Euler steps")
+        for n, m, e, x in zip(ns, means, ses, expansion, strict=True):
+            for key, v in zip(rows, (n, "inf" if k is None else k, m, e, x), strict=True):
+                rows[key].append(v)
+    ax.loglog(ns, expansion, "k--", lw=0.8, label="sigma = tau = 0 expansion (V1/N)")
+    ax.set_xlabel("training samples N")
+    ax.set_ylabel("E W2^2 to the data law")
+    ax.set_title(f"PF-ODE on the learned score (EDM, rho = 7), affine model, power:1:10; "
+                 f"{n_sets} training sets", fontsize=9)
+    ax.legend(fontsize=7)
+    return rows
+
+
 def make(out_dir, quick: bool = False) -> None:
-    fig, axes = plt.subplots(1, 4, figsize=(22, 4.8), layout="constrained")
+    fig, axes = plt.subplots(2, 3, figsize=(18, 9.5), layout="constrained")
+    axes = axes.ravel()
     kernel = _kernel_panel(axes[0])
     vs_n = _n_panel(axes[1], quick)
     best = _best_sigma_panel(axes[2], quick)
     sgd = _sgd_panel(axes[3], quick)
+    diffusion = _diffusion_panel(axes[4], quick)
+    axes[5].axis("off")
     fig.suptitle(TITLE)
     write_csv(out_dir / "dsm_kernel.csv", kernel)
     write_csv(out_dir / "dsm_vs_n.csv", vs_n)
     write_csv(out_dir / "dsm_best_sigma.csv", best)
     write_csv(out_dir / "dsm_sgd.csv", sgd)
+    write_csv(out_dir / "dsm_diffusion.csv", diffusion)
     save_figure(out_dir / "dsm_errors.png", fig)

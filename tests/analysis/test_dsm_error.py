@@ -9,13 +9,17 @@ import scipy.linalg
 
 from analysis import (
     dsm_best_sigma,
+    dsm_diffusion_monte_carlo,
+    dsm_diffusion_w2sq,
     dsm_expansion,
     dsm_monte_carlo,
     dsm_stationary_variance,
     dsm_w2sq,
+    learned_gaussian_target,
     learned_stationary_law,
 )
-from sampling import GaussianLaw, fit_affine_denoiser, train_denoiser_sgd
+from sampling import GaussianLaw, GaussianScore, fit_affine_denoiser, train_denoiser_sgd
+from schedules import EDM
 
 LAM = np.array([1.0, 0.4, 0.1])
 
@@ -118,3 +122,41 @@ def test_best_sigma_scales_like_n_to_the_minus_half_without_a_step():
     # With a step above some eigenvalues the best sigma^2 stops falling.
     stalled = [dsm_best_sigma(lam, int(n), 0.1)[0] ** 2 for n in ns]
     assert stalled[-1] == pytest.approx(stalled[0], rel=0.1) and stalled[-1] > 0.01
+
+
+@pytest.mark.parametrize("model", ["linear", "affine"])
+def test_learned_target_score_is_the_dsm_optimum_at_every_noise_level(model):
+    # EDM: alpha = 1, sigma = t, so the fixed-level fit at sigma = t is the same problem.
+    x = _samples(30, seed=4)
+    learned = learned_gaussian_target(x, model=model)
+    y = np.random.default_rng(5).normal(size=3)
+    for t in (0.05, 0.7, 12.0):
+        fitted = fit_affine_denoiser(x, t, centred=model == "affine").score(jnp.asarray(y))
+        exact = GaussianScore(learned, EDM())(jnp.asarray(y), t)
+        np.testing.assert_allclose(np.asarray(exact), np.asarray(fitted), rtol=1e-9, atol=1e-12)
+
+
+def test_diffusion_on_the_learned_score_converges_in_the_step_count():
+    x = _samples(40, seed=6)
+    data = GaussianLaw(jnp.zeros(3), jnp.asarray(LAM))
+    limit = dsm_diffusion_w2sq(x, data, EDM(), None)
+    ns = [200, 400, 800, 1600]
+    gaps = [abs(dsm_diffusion_w2sq(x, data, EDM(), n) - limit) for n in ns]
+    # Euler on the ODE: the law moves by O(1/n), and so does its W2^2 to the data law.
+    slope = np.polyfit(np.log(ns), np.log(gaps), 1)[0]
+    assert slope == pytest.approx(-1.0, abs=0.15)
+    assert gaps[-1] < 1e-2 * limit
+
+
+def test_continuous_limit_matches_the_sigma_tau_zero_expansion():
+    # With n -> infinity and t_min -> 0 the sampler returns N(xbar, Sigma_hat): E W2^2 is the
+    # [DSM] expansion at sigma = tau = 0 (t_min = 0.002 adds a variance of 4e-6, negligible).
+    n = 1000
+    mc = dsm_diffusion_monte_carlo(jax.random.key(2), LAM, n, EDM(), [None], 200, model="affine")
+    expected = dsm_expansion(LAM, n, 0.0, 0.0, centred=True).w2sq_expansion
+    assert abs(mc["mean"][0] - expected) < 4 * mc["standard_error"][0]
+
+
+def test_learned_target_needs_a_nonsingular_covariance():
+    with pytest.raises(ValueError, match="N = 3 samples in d = 3 is singular"):
+        learned_gaussian_target(_samples(3), model="affine")
