@@ -69,6 +69,23 @@ def dsm_w2sq(samples, data: GaussianLaw, sigma: float, tau: float, *, model: str
     return float(w2sq_gaussian(learned_stationary_law(denoiser, tau), data))
 
 
+def _training_sets(key, eigenvalues, n_samples, n_datasets):
+    """(eigenvalues, the data law N(0, diag(eigenvalues)), an iterator over `n_datasets`
+    training sets of `n_samples` rows). Set i comes from fold_in(key, i), so it does not
+    depend on how many sets are drawn."""
+    lam = check_spectrum(eigenvalues, "eigenvalues")
+    if int(n_samples) != n_samples or n_samples < 2:
+        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
+    if int(n_datasets) != n_datasets or n_datasets < 2:
+        raise ValueError(f"n_datasets must be an integer >= 2 (a standard error needs two), "
+                         f"got {n_datasets!r}")
+    scale = np.sqrt(lam)
+    sets = (scale * np.asarray(jax.random.normal(jax.random.fold_in(key, i),
+                                                 (int(n_samples), lam.size)))
+            for i in range(int(n_datasets)))
+    return lam, GaussianLaw(jnp.zeros(lam.size), jnp.asarray(lam)), sets
+
+
 @dataclass(frozen=True)
 class DsmMonteCarlo:
     """Exact W2^2 of the pipeline on `n_datasets` independent training sets of `n_samples`
@@ -94,19 +111,9 @@ def dsm_monte_carlo(key: PRNGKeyArray, eigenvalues, n_samples: int, sigma: float
 
     Every training set is checked for stability on its own: with few samples Sigma_hat can
     have a small eigenvalue and tau can exceed that set's bound (ValueError naming it)."""
-    lam = check_spectrum(eigenvalues, "eigenvalues")
     _check_model(model)
-    if int(n_samples) != n_samples or n_samples < 2:
-        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
-    if int(n_datasets) != n_datasets or n_datasets < 2:
-        raise ValueError(f"n_datasets must be an integer >= 2 (a standard error needs two), "
-                         f"got {n_datasets!r}")
-    data = GaussianLaw(jnp.zeros(lam.size), jnp.asarray(lam))
-    scale = jnp.sqrt(jnp.asarray(lam))
-    values = []
-    for i in range(int(n_datasets)):
-        samples = scale * jax.random.normal(jax.random.fold_in(key, i), (int(n_samples), lam.size))
-        values.append(dsm_w2sq(samples, data, sigma, tau, model=model))
+    lam, data, sets = _training_sets(key, eigenvalues, n_samples, n_datasets)
+    values = [dsm_w2sq(samples, data, sigma, tau, model=model) for samples in sets]
     v = np.asarray(values)
     return DsmMonteCarlo(eigenvalues=lam.tolist(), n_samples=int(n_samples), sigma=float(sigma),
                          tau=float(tau), model=model, values=v.tolist(), mean=float(v.mean()),
@@ -155,15 +162,8 @@ def dsm_diffusion_monte_carlo(key: PRNGKeyArray, eigenvalues, n_samples: int,
     """For each step count in `steps` (None: continuous time), the mean and standard error of
     `dsm_diffusion_w2sq` over `n_datasets` training sets of N(0, diag(eigenvalues)) drawn as in
     `dsm_monte_carlo`. `sampler`: grid, rho, solver, eta, model."""
-    lam = check_spectrum(eigenvalues, "eigenvalues")
-    if int(n_datasets) != n_datasets or n_datasets < 2:
-        raise ValueError(f"n_datasets must be an integer >= 2, got {n_datasets!r}")
-    data = GaussianLaw(jnp.zeros(lam.size), jnp.asarray(lam))
-    scale = np.sqrt(lam)
-    values = np.empty((len(steps), int(n_datasets)))
-    for i in range(int(n_datasets)):
-        z = np.asarray(jax.random.normal(jax.random.fold_in(key, i), (int(n_samples), lam.size)))
-        for j, n in enumerate(steps):
-            values[j, i] = dsm_diffusion_w2sq(scale * z, data, schedule, n, **sampler)
+    _, data, sets = _training_sets(key, eigenvalues, n_samples, n_datasets)
+    values = np.array([[dsm_diffusion_w2sq(samples, data, schedule, n, **sampler)
+                        for n in steps] for samples in sets]).T  # (steps, datasets)
     return {"steps": list(steps), "mean": values.mean(axis=1).tolist(),
             "standard_error": (values.std(axis=1, ddof=1) / np.sqrt(n_datasets)).tolist()}
