@@ -90,7 +90,6 @@ from ._dsm import dsm_sgd_stationary_moments as dsm_sgd_stationary_moments
 from ._dsm import dsm_stability_bound as dsm_stability_bound
 from ._dsm import dsm_stationary_variance as dsm_stationary_variance
 from ._dsm import dsm_variance_after as dsm_variance_after
-from ._dsm_error import MODELS as DSM_MODELS
 from ._dsm_error import DsmMonteCarlo as DsmMonteCarlo
 from ._dsm_error import dsm_monte_carlo as dsm_monte_carlo
 from ._dsm_error import dsm_w2sq as dsm_w2sq

@@ -33,14 +33,6 @@ from ._exact_law import check_finite_law, exact_law_per_direction
 from ._langevin_exact import stationary_law
 from ._spectra import check_spectrum
 
-MODELS = ("linear", "affine")
-
-
-def _check_model(model: str) -> bool:
-    if model not in MODELS:
-        raise ValueError(f"unknown denoiser model {model!r}; allowed: {', '.join(MODELS)}")
-    return model == "affine"
-
 
 def learned_stationary_law(denoiser: AffineDenoiser, tau: float) -> GaussianLaw:
     r"""Exact stationary law of ULA with step `tau` on the denoiser's score.
@@ -61,11 +53,12 @@ def learned_stationary_law(denoiser: AffineDenoiser, tau: float) -> GaussianLaw:
     return stationary_law(ULA(denoiser.score_target(), tau), p.shape[0])
 
 
-def dsm_w2sq(samples, data: GaussianLaw, sigma: float, tau: float, *, model: str = "affine",
+def dsm_w2sq(samples, data: GaussianLaw, sigma: float, tau: float, *, centred: bool = False,
              ddof: int = 0) -> float:
     """Exact W2^2 between the pipeline's stationary law (training set `samples`, (N, d)) and
-    the data law `data`."""
-    denoiser = fit_affine_denoiser(samples, sigma, centred=_check_model(model), ddof=ddof)
+    the data law `data`. `centred`: the affine model (mean estimated) instead of the linear
+    one (known mean 0), as in `fit_affine_denoiser` and `dsm_expansion`."""
+    denoiser = fit_affine_denoiser(samples, sigma, centred=bool(centred), ddof=ddof)
     return float(w2sq_gaussian(learned_stationary_law(denoiser, tau), data))
 
 
@@ -95,7 +88,7 @@ class DsmMonteCarlo:
     n_samples: int
     sigma: float
     tau: float
-    model: str
+    centred: bool
     values: list
     mean: float
     standard_error: float
@@ -105,27 +98,25 @@ class DsmMonteCarlo:
 
 
 def dsm_monte_carlo(key: PRNGKeyArray, eigenvalues, n_samples: int, sigma: float, tau: float,
-                    n_datasets: int, *, model: str = "linear") -> DsmMonteCarlo:
+                    n_datasets: int, *, centred: bool = False) -> DsmMonteCarlo:
     """Average the exact pipeline error over `n_datasets` training sets drawn with `key`
     (data set i from fold_in(key, i): the numbers do not depend on how many are drawn).
 
     Every training set is checked for stability on its own: with few samples Sigma_hat can
     have a small eigenvalue and tau can exceed that set's bound (ValueError naming it)."""
-    _check_model(model)
     lam, data, sets = _training_sets(key, eigenvalues, n_samples, n_datasets)
-    values = [dsm_w2sq(samples, data, sigma, tau, model=model) for samples in sets]
+    values = [dsm_w2sq(samples, data, sigma, tau, centred=centred) for samples in sets]
     v = np.asarray(values)
     return DsmMonteCarlo(eigenvalues=lam.tolist(), n_samples=int(n_samples), sigma=float(sigma),
-                         tau=float(tau), model=model, values=v.tolist(), mean=float(v.mean()),
+                         tau=float(tau), centred=bool(centred), values=v.tolist(), mean=float(v.mean()),
                          standard_error=float(v.std(ddof=1) / np.sqrt(v.size)))
 
 
-def learned_gaussian_target(samples, *, model: str = "affine") -> GaussianTarget:
-    """N(xbar, Sigma_hat) (1/N covariance; xbar = 0 for the linear model): the Gaussian whose
-    exact score, at every noise level of every schedule, is the score of the affine denoiser
-    that minimises the DSM loss on `samples` (N, d) at that level. Needs a non-singular
-    Sigma_hat (N > d for the affine model, N >= d for the linear one)."""
-    centred = _check_model(model)
+def learned_gaussian_target(samples, *, centred: bool = True) -> GaussianTarget:
+    """N(xbar, Sigma_hat) (1/N covariance; xbar = 0 when not `centred`, the linear model): the
+    Gaussian whose exact score, at every noise level of every schedule, is the score of the
+    affine denoiser that minimises the DSM loss on `samples` (N, d) at that level. Needs a
+    non-singular Sigma_hat (N > d for the affine model, N >= d for the linear one)."""
     x = np.asarray(samples, float)
     if x.ndim != 2 or x.shape[0] < 2 or not np.all(np.isfinite(x)):
         raise ValueError(f"samples must be a finite (N, d) array with N >= 2, got shape {x.shape}")
@@ -133,19 +124,19 @@ def learned_gaussian_target(samples, *, model: str = "affine") -> GaussianTarget
     mu, u = np.linalg.eigh((x - xbar).T @ (x - xbar) / x.shape[0])
     if not mu[0] > 1e-12 * mu[-1]:
         raise ValueError(f"the empirical covariance of N = {x.shape[0]} samples in d = {x.shape[1]} "
-                         f"is singular (smallest eigenvalue {mu[0]:.3g}); a {model} score at every "
+                         f"is singular (smallest eigenvalue {mu[0]:.3g}); a learned score at every "
                          "noise level needs N > d")
     return GaussianTarget(mu, u, xbar)
 
 
 def dsm_diffusion_w2sq(samples, data: GaussianLaw, schedule: AbstractSchedule,
                        n_steps: int | None, *, grid="edm", rho: float = 7.0, solver="euler",
-                       eta=0.0, model: str = "affine") -> float:
+                       eta=0.0, centred: bool = True) -> float:
     """Exact W2^2 between `data` and the output of a reverse-time sampler (schedule, grid,
     solver, eta, `n_steps` steps) driven by the score learned from `samples`, started from
     the learned model's marginal at t_max. `n_steps=None` is the continuous-time limit: the
     learned model's marginal at t_min."""
-    learned = learned_gaussian_target(samples, model=model)
+    learned = learned_gaussian_target(samples, centred=centred)
     if n_steps is None:
         law = learned.marginal(schedule, schedule.t_min)
     else:
@@ -161,7 +152,7 @@ def dsm_diffusion_monte_carlo(key: PRNGKeyArray, eigenvalues, n_samples: int,
                               **sampler) -> dict:
     """For each step count in `steps` (None: continuous time), the mean and standard error of
     `dsm_diffusion_w2sq` over `n_datasets` training sets of N(0, diag(eigenvalues)) drawn as in
-    `dsm_monte_carlo`. `sampler`: grid, rho, solver, eta, model."""
+    `dsm_monte_carlo`. `sampler`: grid, rho, solver, eta, centred."""
     _, data, sets = _training_sets(key, eigenvalues, n_samples, n_datasets)
     values = np.array([[dsm_diffusion_w2sq(samples, data, schedule, n, **sampler)
                         for n in steps] for samples in sets]).T  # (steps, datasets)

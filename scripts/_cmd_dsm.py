@@ -63,7 +63,7 @@ def run(args) -> dict:
                       "theta_variance": np.asarray(var).tolist()}
     if args.datasets:
         mc = dsm_monte_carlo(jax.random.key(args.seed), lam, args.n_samples, args.sigma, args.tau,
-                             args.datasets, model=args.model)
+                             args.datasets, centred=args.model == "affine")
         out.update(w2sq_monte_carlo=mc.mean, w2sq_standard_error=mc.standard_error,
                    datasets=args.datasets, seed=args.seed)
     return out

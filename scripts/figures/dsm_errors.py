@@ -60,7 +60,8 @@ def _n_panel(ax, quick):
     rows = {"model": [], "n_samples": [], "monte_carlo": [], "standard_error": [],
             "expansion": [], "bias": [], "diagonal_model": []}
     for model in ("linear", "affine"):
-        mc = [dsm_monte_carlo(jax.random.key(7), lam, n, SIGMA, TAU, n_sets, model=model)
+        mc = [dsm_monte_carlo(jax.random.key(7), lam, n, SIGMA, TAU, n_sets,
+                              centred=model == "affine")
               for n in ns]
         exp = [dsm_expansion(lam, n, SIGMA, TAU, centred=model == "affine") for n in ns]
         diag = [float(dsm_diagonal_expected_w2sq(lam, n, SIGMA, TAU)) if model == "linear"
@@ -137,7 +138,7 @@ def _diffusion_panel(ax, quick):
     n_sets = 20 if quick else 100
     rows = {"n_samples": [], "steps": [], "mean": [], "standard_error": [], "expansion": []}
     results = [dsm_diffusion_monte_carlo(jax.random.key(11), lam, n, EDM(), steps, n_sets,
-                                         model="affine") for n in ns]
+                                         centred=True) for n in ns]
     expansion = [dsm_expansion(lam, n, 0.0, 0.0, centred=True).w2sq_expansion for n in ns]
     for j, k in enumerate(steps):
         means = [r["mean"][j] for r in results]
