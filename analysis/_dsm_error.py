@@ -24,7 +24,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from sampling import ULA, AffineDenoiser, GaussianLaw, GaussianTarget, fit_affine_denoiser
+from sampling import (
+    ULA,
+    AffineDenoiser,
+    GaussianLaw,
+    GaussianTarget,
+    empirical_moments,
+    fit_affine_denoiser,
+)
 from schedules import AbstractSchedule
 
 from ._distances import w2sq_gaussian
@@ -117,13 +124,11 @@ def learned_gaussian_target(samples, *, centred: bool = True) -> GaussianTarget:
     Gaussian whose exact score, at every noise level of every schedule, is the score of the
     affine denoiser that minimises the DSM loss on `samples` (N, d) at that level. Needs a
     non-singular Sigma_hat (N > d for the affine model, N >= d for the linear one)."""
-    x = np.asarray(samples, float)
-    if x.ndim != 2 or x.shape[0] < 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"samples must be a finite (N, d) array with N >= 2, got shape {x.shape}")
-    xbar = x.mean(axis=0) if centred else np.zeros(x.shape[1])
-    mu, u = np.linalg.eigh((x - xbar).T @ (x - xbar) / x.shape[0])
+    xbar, cov = (np.asarray(m) for m in empirical_moments(samples, centred=centred))
+    mu, u = np.linalg.eigh(cov)
     if not mu[0] > 1e-12 * mu[-1]:
-        raise ValueError(f"the empirical covariance of N = {x.shape[0]} samples in d = {x.shape[1]} "
+        n, d = np.shape(samples)
+        raise ValueError(f"the empirical covariance of N = {n} samples in d = {d} "
                          f"is singular (smallest eigenvalue {mu[0]:.3g}); a learned score at every "
                          "noise level needs N > d")
     return GaussianTarget(mu, u, xbar)

@@ -74,6 +74,7 @@ from ._constrained import LogitNormal as LogitNormal
 from ._constrained import LogNormal as LogNormal
 from ._constrained import UniformBox as UniformBox
 from ._dsm import AffineDenoiser as AffineDenoiser
+from ._dsm import empirical_moments as empirical_moments
 from ._dsm import dsm_loss as dsm_loss
 from ._dsm import expected_dsm_loss as expected_dsm_loss
 from ._dsm import fit_affine_denoiser as fit_affine_denoiser

@@ -24,6 +24,7 @@ import optax
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from schedules import is_concrete
+from schedules._errors import check_finite_scalar
 
 from ._potential import ScoreTarget
 
@@ -36,19 +37,8 @@ def _check_finite_array(name: str, value: Array) -> None:
             raise ValueError(f"{name} must be finite, found {float(bad)!r}")
 
 
-def _check_positive_scalar(name: str, value) -> float:
-    """`value` as a float, finite and > 0, or ValueError naming it."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    if not (np.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be finite and > 0, got {v!r}")
-    return v
-
-
 def _check_sigma(sigma) -> float:
-    return _check_positive_scalar("noise level sigma", sigma)
+    return check_finite_scalar("noise level sigma", sigma, positive=True)
 
 
 def _check_samples(samples: ArrayLike, *, min_rows: int = 1, dim: int | None = None) -> Array:
@@ -133,6 +123,19 @@ class AffineDenoiser(eqx.Module):
         return i_minus_w / self.sigma**2, jnp.linalg.solve(i_minus_w, self.bias)
 
 
+def empirical_moments(samples: ArrayLike, *, centred: bool = True,
+                      ddof: int = 0) -> tuple[Array, Array]:
+    """(xbar, Sigma_hat) of a training set `samples` (N, d), N >= 2, finite:
+    Sigma_hat = sum_i (x_i - xbar)(x_i - xbar)^T / (N - ddof), with xbar = 0 when not `centred`
+    (the linear model's known mean). ddof is 0 (1/N, the default) or 1."""
+    x = _check_samples(samples, min_rows=2)
+    if ddof not in (0, 1) or isinstance(ddof, bool):
+        raise ValueError(f"ddof must be 0 (normaliser 1/N) or 1 (1/(N - 1)), got {ddof!r}")
+    xbar = jnp.mean(x, axis=0) if centred else jnp.zeros(x.shape[1])
+    r = x - xbar
+    return xbar, (r.T @ r) / (x.shape[0] - ddof)
+
+
 def fit_affine_denoiser(samples: ArrayLike, sigma: float, *, centred: bool = True,
                         ddof: int = 0) -> AffineDenoiser:
     r"""The closed-form minimiser of the expected DSM loss over affine denoisers ([DSM]):
@@ -146,14 +149,8 @@ def fit_affine_denoiser(samples: ArrayLike, sigma: float, *, centred: bool = Tru
     same loss under the Gaussian N(xbar, Sigma_hat) instead of the empirical law (derived
     here). Either way the score is exactly that of $N(\bar x, \hat\Sigma + \sigma^2 I)$.
     """
-    x = _check_samples(samples, min_rows=2)
     s2 = _check_sigma(sigma) ** 2
-    if ddof not in (0, 1) or isinstance(ddof, bool):
-        raise ValueError(f"ddof must be 0 (normaliser 1/N) or 1 (1/(N - 1)), got {ddof!r}")
-    n = x.shape[0]
-    xbar = jnp.mean(x, axis=0) if centred else jnp.zeros(x.shape[1])
-    r = x - xbar
-    cov = (r.T @ r) / (n - ddof)
+    xbar, cov = empirical_moments(samples, centred=centred, ddof=ddof)
     # Eigenbasis of Sigma_hat: W = V diag(mu / (mu + s2)) V^T is symmetric by construction.
     mu, v = jnp.linalg.eigh(0.5 * (cov + cov.T))
     weight = (v * (mu / (mu + s2))) @ v.T
@@ -251,7 +248,7 @@ def train_denoiser_sgd(key: PRNGKeyArray, samples: ArrayLike, sigma: float, *,
         if learning_rate is None:
             raise ValueError("learning_rate is required unless a custom optimizer is given")
         if not callable(learning_rate):
-            learning_rate = _check_positive_scalar("learning_rate", learning_rate)
+            learning_rate = check_finite_scalar("learning_rate", learning_rate, positive=True)
     elif learning_rate is not None:
         raise ValueError(f"give learning_rate or optimizer, not both (learning_rate="
                          f"{learning_rate!r}); a custom optimizer carries its own step size")
