@@ -97,26 +97,23 @@ def _check_stable(mu_min: float, sigma: float, tau: float, what: str) -> None:
                          f"score diverges (need 0 <= tau < tau_max)")
 
 
-def _n_samples(n_samples) -> int:
-    ok = not isinstance(n_samples, bool)
+def _integer_at_least(name: str, value, minimum: int) -> int:
+    ok = not isinstance(value, bool)
     try:
-        ok = ok and int(n_samples) == n_samples
+        ok = ok and int(value) == value
     except (TypeError, ValueError, OverflowError):
         ok = False
-    if not ok or n_samples < 2:
-        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
-    return int(n_samples)
+    if not ok or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _n_samples(n_samples) -> int:
+    return _integer_at_least("n_samples", n_samples, 2)
 
 
 def _n_steps(n_steps) -> int:
-    ok = not isinstance(n_steps, bool)
-    try:
-        ok = ok and int(n_steps) == n_steps
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok or n_steps < 0:
-        raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
-    return int(n_steps)
+    return _integer_at_least("n_steps", n_steps, 0)
 
 
 def _out(x: np.ndarray):

@@ -35,6 +35,7 @@ from sampling import (
 from schedules import AbstractSchedule
 
 from ._distances import w2sq_gaussian
+from ._dsm import _check_stable, _integer_at_least
 from ._error_curve import resolve_grid, resolve_solver
 from ._exact_law import check_finite_law, exact_law_per_direction
 from ._langevin_exact import stationary_law
@@ -52,11 +53,9 @@ def learned_stationary_law(denoiser: AffineDenoiser, tau: float) -> GaussianLaw:
     precision, _ = denoiser.precision_and_mean()
     p = np.asarray(precision)
     if np.allclose(p, p.T, rtol=1e-12, atol=0.0):
-        bound = 2.0 / float(np.max(np.linalg.eigvalsh((p + p.T) / 2)))
-        if not float(tau) < bound:
-            raise ValueError(f"step tau = {float(tau)!r} is at or above the stability bound "
-                             f"2 (mu_min(Sigma_hat) + sigma^2) = {bound:.6g} of ULA on the "
-                             "learned score: the chain diverges")
+        # P = (Sigma_hat + sigma^2 I)^-1: the bound is the one of `dsm_stationary_variance`.
+        mu_min = 1.0 / float(np.max(np.linalg.eigvalsh((p + p.T) / 2))) - denoiser.sigma**2
+        _check_stable(mu_min, denoiser.sigma, float(tau), "mu_min(Sigma_hat)")
     return stationary_law(ULA(denoiser.score_target(), tau), p.shape[0])
 
 
@@ -74,11 +73,8 @@ def _training_sets(key, eigenvalues, n_samples, n_datasets):
     training sets of `n_samples` rows). Set i comes from fold_in(key, i), so it does not
     depend on how many sets are drawn."""
     lam = check_spectrum(eigenvalues, "eigenvalues")
-    if int(n_samples) != n_samples or n_samples < 2:
-        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
-    if int(n_datasets) != n_datasets or n_datasets < 2:
-        raise ValueError(f"n_datasets must be an integer >= 2 (a standard error needs two), "
-                         f"got {n_datasets!r}")
+    n_samples = _integer_at_least("n_samples", n_samples, 2)
+    n_datasets = _integer_at_least("n_datasets", n_datasets, 2)  # a standard error needs two
     scale = np.sqrt(lam)
     sets = (scale * np.asarray(jax.random.normal(jax.random.fold_in(key, i),
                                                  (int(n_samples), lam.size)))

@@ -54,6 +54,8 @@ def test_sgd_trained_denoiser_has_an_exact_law_too():
     oracle = scipy.linalg.solve_discrete_lyapunov(np.eye(3) - tau * p, 2 * tau * np.eye(3))
     np.testing.assert_allclose(np.asarray(law.cov), oracle, rtol=1e-9)
     np.testing.assert_allclose(np.asarray(law.mean), m, rtol=1e-9)
+    # SGD's stationary noise leaves the weights ~0.02 RMS from the closed form
+    # (tests/sampling/test_score_matching.py); the laws then differ by a few hundredths.
     closed = learned_stationary_law(fit_affine_denoiser(x, 0.3), tau)
     np.testing.assert_allclose(np.asarray(law.cov), np.asarray(closed.cov), atol=0.1)
 
@@ -62,8 +64,10 @@ def test_step_above_the_training_sets_bound_names_it():
     x = _samples(30)
     mu_min = np.linalg.eigvalsh(x.T @ x / 30)[0]
     bound = 2 * (mu_min + 0.1**2)
-    with pytest.raises(ValueError, match=f"stability bound.*{bound:.6g}"):
+    with pytest.raises(ValueError, match=r"stability bound tau_max = 2 \(mu_min\(Sigma_hat\) "
+                                         r"\+ sigma\^2\) = ([0-9.e-]+)") as err:
         learned_stationary_law(fit_affine_denoiser(x, 0.1, centred=False), bound * 1.01)
+    assert float(str(err.value).split(" = ")[-1].split(":")[0]) == pytest.approx(bound, rel=1e-12)
 
 
 @pytest.mark.parametrize("model", ["linear", "affine"])
@@ -120,7 +124,8 @@ def test_best_sigma_scales_like_n_to_the_minus_half_without_a_step():
         assert dsm_expansion(lam, 1000, s, 0.0).w2sq_expansion > err
     # With a step above some eigenvalues the best sigma^2 stops falling.
     stalled = [dsm_best_sigma(lam, int(n), 0.1)[0] ** 2 for n in ns]
-    assert stalled[-1] == pytest.approx(stalled[0], rel=0.1) and stalled[-1] > 0.01
+    assert stalled[-1] == pytest.approx(stalled[0], rel=0.1)
+    assert stalled[-1] > 100 * best[-1][0] ** 2  # where tau = 0 has fallen 100-fold
 
 
 @pytest.mark.parametrize("model", ["linear", "affine"])
