@@ -89,39 +89,56 @@ class GaussianTarget(eqx.Module):
         return self.eigenvalues.shape[-1]
 
     def basis(self) -> Array:
+        """U, eigenvectors as columns. Dense: a (d, d) identity when `eigenvectors` is None."""
         return jnp.eye(self.dim) if self.eigenvectors is None else self.eigenvectors
 
     def mean_vector(self) -> Array:
         return jnp.zeros(self.dim) if self.mean is None else self.mean
 
+    def _to_eigen(self, v: Array) -> Array:
+        """U^T v, without forming U when it is the identity."""
+        return v if self.eigenvectors is None else self.eigenvectors.T @ v
+
+    def _from_eigen_diagonal(self, variances: Array) -> Array:
+        """U diag(variances) U^T (dense)."""
+        if self.eigenvectors is None:
+            return jnp.diag(variances)  # avoids a (d, d) x (d, d) product with the identity
+        u = self.eigenvectors
+        return (u * variances) @ u.T
+
     def covariance(self) -> Array:
-        u = self.basis()
-        return (u * self.eigenvalues) @ u.T
+        """Sigma = U diag(lambda) U^T as a dense (d, d) matrix, even for a diagonal target
+        (use `law_in_eigenbasis` for the O(d) form)."""
+        return self._from_eigen_diagonal(self.eigenvalues)
 
     def in_eigenbasis(self) -> "GaussianTarget":
-        """The same law in its eigen-coordinates: diagonal covariance, mean U^T mu."""
-        return GaussianTarget(self.eigenvalues, None, self.basis().T @ self.mean_vector())
+        """The same law in its eigen-coordinates: diagonal covariance, mean U^T mu. O(d) when
+        `eigenvectors` is None (the eigen-coordinates are then the standard ones)."""
+        return GaussianTarget(self.eigenvalues, None, self._to_eigen(self.mean_vector()))
 
     def marginal_variances(self, schedule: AbstractSchedule, t: ArrayLike) -> Array:
         """m(t) = alpha(t)^2 lambda + sigma(t)^2, per eigen-direction."""
         return schedule.alpha(t) ** 2 * self.eigenvalues + schedule.sigma(t) ** 2
 
     def marginal(self, schedule: AbstractSchedule, t: ArrayLike) -> GaussianLaw:
-        """Exact law of x_t (full covariance, standard coordinates)."""
+        """Exact law of x_t (full covariance, standard coordinates): a dense (d, d) covariance,
+        even for a diagonal target (use `marginal_in_eigenbasis` for the O(d) form)."""
         m = self.marginal_variances(schedule, t)
-        u = self.basis()
-        return GaussianLaw(schedule.alpha(t) * self.mean_vector(), (u * m) @ u.T)
+        return GaussianLaw(schedule.alpha(t) * self.mean_vector(), self._from_eigen_diagonal(m))
 
     def marginal_in_eigenbasis(self, schedule: AbstractSchedule, t: ArrayLike) -> GaussianLaw:
-        """Exact law of U^T x_t: diagonal variances m(t)."""
-        return GaussianLaw(schedule.alpha(t) * self.basis().T @ self.mean_vector(),
+        """Exact law of U^T x_t: mean alpha U^T mu, diagonal variances m(t). O(d) when
+        `eigenvectors` is None."""
+        return GaussianLaw(schedule.alpha(t) * self._to_eigen(self.mean_vector()),
                            self.marginal_variances(schedule, t))
 
     def law(self) -> GaussianLaw:
+        """N(mu, Sigma) with a dense (d, d) covariance (see `law_in_eigenbasis`)."""
         return GaussianLaw(self.mean_vector(), self.covariance())
 
     def law_in_eigenbasis(self) -> GaussianLaw:
-        return GaussianLaw(self.basis().T @ self.mean_vector(), self.eigenvalues)
+        """The law of U^T x: N(U^T mu, diag(lambda)). O(d) when `eigenvectors` is None."""
+        return GaussianLaw(self._to_eigen(self.mean_vector()), self.eigenvalues)
 
     def score(self, x: Array, t: ArrayLike, schedule: AbstractSchedule) -> Array:
         """Exact score -Sigma_t^{-1}(x - alpha mu) of the forward marginal at time t."""

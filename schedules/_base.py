@@ -6,6 +6,7 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from ._errors import check_finite_scalar, check_time_range
@@ -83,6 +84,7 @@ class AbstractSchedule(eqx.Module):
 
     def in_range(self, t: ArrayLike, rtol: float = 1e-12) -> bool:
         """Whether every time lies in [t_min, t_max] (up to a relative rounding slack)."""
-        t = jnp.asarray(t, float)
+        # NumPy, not jnp: an op-by-op JAX comparison compiles anew for every array length.
+        t = np.asarray(t, float)
         slack = rtol * max(abs(self.t_min), abs(self.t_max))
-        return bool(jnp.all((t >= self.t_min - slack) & (t <= self.t_max + slack)))
+        return bool(np.all((t >= self.t_min - slack) & (t <= self.t_max + slack)))

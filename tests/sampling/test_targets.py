@@ -1,3 +1,5 @@
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -69,3 +71,50 @@ def test_negative_eta_rejected():
     s = EDM()
     with pytest.raises(ValueError, match=r"eta must be a finite number >= 0 .* got -0.1"):
         ReverseDiffusion(s, GaussianScore(GaussianTarget([1.0]), s), eta=-0.1)
+
+
+def test_diagonal_target_never_forms_a_d_by_d_array():
+    """Without eigenvectors the eigen-coordinates are the standard ones: the eigenbasis views,
+    the mean and the score stay O(d) (a (d, d) identity at d = 1e5 would take 80 GB)."""
+    d = 10**5
+    lam = np.arange(1.0, d + 1) ** -1.0
+    s = VPLinear()
+
+    def views(eigenvalues, mean, x):
+        out = []
+        for target in (GaussianTarget(eigenvalues), GaussianTarget(eigenvalues, None, mean)):
+            eig = target.in_eigenbasis()
+            out += [eig.eigenvalues, eig.mean, target.law_in_eigenbasis(),
+                    target.marginal_in_eigenbasis(s, 0.5), target.mean_vector(),
+                    target.score(x, 0.5, s)]
+        return out
+
+    mean, x = np.linspace(-1.0, 1.0, d), np.ones(d)
+    # Every intermediate value of the traced computation (sub-programs included) is 1-D or 0-D.
+    jaxpr = str(jax.make_jaxpr(views)(lam, mean, x))
+    assert re.search(r"\[\d+(,\d+)+\]", jaxpr) is None
+    target = GaussianTarget(lam, None, mean)
+    eig = target.in_eigenbasis()
+    assert eig.eigenvectors is None and eig.mean.shape == (d,)
+    np.testing.assert_array_equal(eig.mean, mean)
+    law = target.law_in_eigenbasis()
+    assert law.is_diagonal
+    np.testing.assert_array_equal(law.cov, lam)
+    marginal = target.marginal_in_eigenbasis(s, 0.5)
+    np.testing.assert_allclose(marginal.mean, s.alpha(0.5) * mean, rtol=1e-15)
+    np.testing.assert_allclose(marginal.cov, target.marginal_variances(s, 0.5), rtol=1e-15)
+    centred = GaussianTarget(lam).in_eigenbasis()
+    np.testing.assert_array_equal(centred.mean, np.zeros(d))
+
+
+def test_diagonal_target_dense_forms_unchanged():
+    lam, mean = np.array([2.0, 0.5, 0.1]), np.array([1.0, -1.0, 0.5])
+    target, s = GaussianTarget(lam, None, mean), VPLinear()
+    rotated = GaussianTarget(lam, np.eye(3), mean)
+    np.testing.assert_array_equal(target.covariance(), np.diag(lam))
+    np.testing.assert_array_equal(target.marginal(s, 0.3).cov, rotated.marginal(s, 0.3).cov)
+    np.testing.assert_array_equal(target.law().cov, rotated.law().cov)
+    for a, b in [(target.law_in_eigenbasis(), rotated.law_in_eigenbasis()),
+                 (target.marginal_in_eigenbasis(s, 0.3), rotated.marginal_in_eigenbasis(s, 0.3))]:
+        np.testing.assert_allclose(a.mean, b.mean, rtol=1e-15)
+        np.testing.assert_array_equal(a.cov, b.cov)
