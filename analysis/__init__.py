@@ -23,7 +23,13 @@ from ._error_curve import ErrorCurve as ErrorCurve
 from ._error_curve import error_curve as error_curve
 from ._error_curve import prior_law as prior_law
 from ._error_curve import resolve_grid as resolve_grid
-from ._error_curve import resolve_solver as resolve_solver
+from ._sweep import resolve_solver as resolve_solver
+from ._sweep import Sweep as Sweep
+from ._sweep import SweepRow as SweepRow
+from ._sweep import error_sweep as error_sweep
+from ._sweep import compiled_sweep_blocks as compiled_sweep_blocks
+from ._exact_law import check_dense_memory as check_dense_memory
+from ._exact_law import dense_law_bytes as dense_law_bytes
 from ._expansion import GRID_MAPS as GRID_MAPS
 from ._expansion import Expansion as Expansion
 from ._expansion import bures_first_order as bures_first_order

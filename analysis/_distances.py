@@ -65,8 +65,10 @@ def kl_gaussian(p: GaussianLaw, q: GaussianLaw) -> Array:
 def weak_error_quadratic(p: GaussianLaw, q: GaussianLaw, test_matrix: Array | None = None) -> Array:
     r"""E_p[x^T Q x] - E_q[x^T Q x] = tr(Q(S_p - S_q)) + m_p^T Q m_p - m_q^T Q m_q (Q = I by default)."""
     if test_matrix is None:
-        cov_part = jnp.sum(p.covariance_matrix().diagonal() - q.covariance_matrix().diagonal())
-        return cov_part + jnp.sum(p.mean**2) - jnp.sum(q.mean**2)
+        # Only the diagonals matter: never build a d x d matrix for diagonal laws.
+        var_p = p.cov if p.is_diagonal else jnp.diagonal(p.cov, axis1=-2, axis2=-1)
+        var_q = q.cov if q.is_diagonal else jnp.diagonal(q.cov, axis1=-2, axis2=-1)
+        return jnp.sum(var_p - var_q + p.mean**2 - q.mean**2, axis=-1)
     q_mat = jnp.asarray(test_matrix, float)
     cov_part = jnp.trace(q_mat @ (p.covariance_matrix() - q.covariance_matrix()))
     return cov_part + p.mean @ q_mat @ p.mean - q.mean @ q_mat @ q.mean

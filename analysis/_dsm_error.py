@@ -36,10 +36,11 @@ from schedules import AbstractSchedule
 
 from ._distances import w2sq_gaussian
 from ._dsm import _check_stable, _integer_at_least
-from ._error_curve import resolve_grid, resolve_solver
+from ._error_curve import resolve_grid
 from ._exact_law import check_finite_law, exact_law_per_direction
 from ._langevin_exact import stationary_law
 from ._spectra import check_spectrum
+from ._sweep import resolve_solver
 
 
 def learned_stationary_law(denoiser: AffineDenoiser, tau: float) -> GaussianLaw:

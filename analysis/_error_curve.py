@@ -6,14 +6,12 @@ from collections.abc import Callable, Sequence
 import diffrax
 import numpy as np
 
-from sampling import GaussianLaw, GaussianTarget, make_solver
+from sampling import GaussianLaw, GaussianTarget
 from schedules import AbstractSchedule, make_grid, validate_grid
 
-from ._distances import kl_gaussian, w2sq_gaussian, weak_error_quadratic
-from ._exact_law import check_finite_law, exact_law_per_direction
-
-STARTS = ("marginal", "prior")
-REFERENCES = ("tmin", "data")
+from ._sweep import REFERENCES as REFERENCES
+from ._sweep import STARTS as STARTS
+from ._sweep import error_sweep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,17 +41,6 @@ class ErrorCurve:
         return dataclasses.asdict(self)
 
 
-def _check_steps(steps: Sequence[int]) -> list[int]:
-    out = []
-    for n in steps:
-        if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ValueError(f"step counts must be integers >= 1, got {n!r}")
-        out.append(int(n))
-    if not out:
-        raise ValueError("give at least one step count")
-    return out
-
-
 def resolve_grid(grid: str | Callable | np.ndarray, schedule: AbstractSchedule, n_steps: int,
                  rho: float = 7.0):
     """A grid from a name (`schedules.GRIDS`), a builder f(schedule, n) or an explicit array."""
@@ -62,10 +49,6 @@ def resolve_grid(grid: str | Callable | np.ndarray, schedule: AbstractSchedule, 
     if callable(grid):
         return validate_grid(schedule, grid(schedule, n_steps))
     return validate_grid(schedule, grid)
-
-
-def resolve_solver(solver: str | diffrax.AbstractSolver) -> diffrax.AbstractSolver:
-    return make_solver(solver) if isinstance(solver, str) else solver
 
 
 def prior_law(target: GaussianTarget, schedule: AbstractSchedule) -> GaussianLaw:
@@ -82,37 +65,11 @@ def error_curve(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
     The sampler starts at t_max from the exact marginal (`start="marginal"`, isolating
     the discretization error) or from the prior (`"prior"`), and is compared with the
     exact marginal at t_min (`reference="tmin"`) or with the data law (`"data"`).
-    No Monte Carlo: the output law is exact (`exact_law_per_direction`), in float64.
+    No Monte Carlo: the output law is exact, in float64. One curve of `error_sweep`.
     """
-    if start not in STARTS:
-        raise ValueError(f"unknown start {start!r}; allowed: {', '.join(STARTS)}")
-    if reference not in REFERENCES:
-        raise ValueError(f"unknown reference {reference!r}; allowed: {', '.join(REFERENCES)}")
-    steps = _check_steps(steps)
-    solver = resolve_solver(solver)
-    data = target.law_in_eigenbasis()
-    prior = prior_law(target, schedule)
-    columns: dict[str, list[float]] = {k: [] for k in ("w2sq", "kl", "weak_trace",
-                                                       "discretization", "initialization")}
-    truncation = None
-    for n in steps:
-        g = resolve_grid(grid, schedule, n, rho)
-        t_end, t_start = g[-1], g[0]
-        marginal_end = target.marginal_in_eigenbasis(schedule, t_end)
-        from_marginal = check_finite_law(
-            exact_law_per_direction(target, schedule, eta, g, solver,
-                                    target.marginal_in_eigenbasis(schedule, t_start)),
-            f"N = {n} steps")
-        from_prior = check_finite_law(
-            exact_law_per_direction(target, schedule, eta, g, solver, prior),
-            f"N = {n} steps from the prior")
-        output = from_marginal if start == "marginal" else from_prior
-        ref = marginal_end if reference == "tmin" else data
-        columns["w2sq"].append(float(w2sq_gaussian(output, ref)))
-        columns["kl"].append(float(kl_gaussian(output, ref)))
-        columns["weak_trace"].append(float(weak_error_quadratic(output, ref)))
-        columns["discretization"].append(float(w2sq_gaussian(from_marginal, marginal_end)))
-        columns["initialization"].append(float(w2sq_gaussian(from_prior, from_marginal)))
-        truncation = float(w2sq_gaussian(marginal_end, data))
-    return ErrorCurve(steps=steps, truncation=truncation, start=start, reference=reference,
-                      **columns)
+    sweep = error_sweep(target, schedule, steps, grids=[grid], etas=[eta], solvers=[solver],
+                        rho=rho, start=start, reference=reference)
+    columns = {k: [getattr(row, k) for row in sweep.rows]
+               for k in ("w2sq", "kl", "weak_trace", "discretization", "initialization")}
+    return ErrorCurve(steps=[row.steps for row in sweep.rows], truncation=sweep.rows[-1].truncation,
+                      start=start, reference=reference, **columns)

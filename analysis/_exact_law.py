@@ -7,7 +7,13 @@ map is affine), so the sampler and its exact law cannot drift apart. Its law is 
 propagated exactly: mean -> A mean + b, Cov -> A Cov A^T + B B^T. A solver that
 carries state between steps (multistep methods) is handled on the augmented state
 (y, solver_state).
+
+Several laws pushed through the same steps (e.g. the sampler started from the exact
+marginal and from the prior) share one read-off of (A, b, B): `augmented_start` and
+`affine_step` carry a stack of S laws, the first of which is the linearisation point.
 """
+
+import os
 
 import diffrax
 import equinox as eqx
@@ -32,6 +38,10 @@ from sampling import (
 )
 from schedules import AbstractSchedule
 
+# Below this augmented size the covariance update is written as broadcast products (XLA
+# fuses them over a vmapped batch of directions); above it, as matrix products.
+_SMALL_STATE = 4
+
 
 def _noise_path(levy_area, z: Array, d: int) -> StandardNormalIncrements:
     """Split a flat vector of standard normals into the arrays a step consumes."""
@@ -39,41 +49,99 @@ def _noise_path(levy_area, z: Array, d: int) -> StandardNormalIncrements:
     return StandardNormalIncrements(parts["w"], parts.get("hh"), levy_area)
 
 
+def _noise_size(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, d: int) -> int:
+    return 0 if reverse.is_deterministic else d * len(noise_names(levy_area_of(solver)))
+
+
+def _sandwich(a: Array, covs: Array) -> Array:
+    """a C_s a^T for a stack of covariances C_s (S, n, n)."""
+    if a.shape[0] <= _SMALL_STATE:
+        left = jnp.sum(a[None, :, :, None] * covs[:, None, :, :], axis=2)
+        return jnp.sum(left[:, :, None, :] * a[None, None, :, :], axis=3)
+    return jnp.einsum("ij,sjk,lk->sil", a, covs, a)
+
+
+def _gram(b: Array) -> Array:
+    """b b^T."""
+    if b.shape[0] <= _SMALL_STATE:
+        return jnp.sum(b[:, None, :] * b[None, :, :], axis=2)
+    return b @ b.T
+
+
+def augmented_unravel(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, d: int):
+    """The map from a flat augmented vector back to (y, solver_state) for d-dimensional y,
+    and the flat size. Depends on shapes only (evaluated abstractly, nothing is computed)."""
+    levy_area = levy_area_of(solver)
+
+    def structure():
+        y0 = jnp.zeros(d)
+        zeros = jnp.zeros(_noise_size(reverse, solver, d))
+        state = solver_init(reverse, solver, jnp.array(-1.0), jnp.array(-0.5), y0,
+                            _noise_path(levy_area, zeros, d))
+        return (y0, state)
+
+    shapes = jax.eval_shape(structure)
+    flat, unravel = ravel_pytree(jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))
+    return unravel, flat.shape[0]
+
+
+def augmented_start(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r0, r1,
+                    means: Array, covs: Array) -> tuple[Array, Array]:
+    """Laws N(means[s], covs[s]) of the state y (S, d) and (S, d, d), lifted to the augmented
+    state (y, solver.init(...)) at the first step r0 -> r1: (S, n) means, (S, n, n) covariances."""
+    d = means.shape[-1]
+    levy_area = levy_area_of(solver)
+    zeros = jnp.zeros(_noise_size(reverse, solver, d))
+
+    def to_aug(y0):
+        state0 = solver_init(reverse, solver, r0, r1, y0, _noise_path(levy_area, zeros, d))
+        return ravel_pytree((y0, state0))[0]
+
+    aug_means = jax.vmap(to_aug)(means)
+    j0 = jax.jacfwd(to_aug)(means[0])
+    return aug_means, _sandwich(j0, covs)
+
+
+def affine_step(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r0, r1, unravel,
+                aug_means: Array, aug_covs: Array) -> tuple[Array, Array]:
+    """Push a stack of augmented laws through one solver step r0 -> r1, exactly.
+
+    The step is linearised once, at aug_means[0]: y+ = A y + b + B z, so mean_s ->
+    step(mean_0) + A (mean_s - mean_0) and C_s -> A C_s A^T + B B^T."""
+    y_dim = unravel(aug_means[0])[0].shape[0]
+    levy_area = levy_area_of(solver)
+    n_noise = _noise_size(reverse, solver, y_dim)
+    zeros = jnp.zeros(n_noise)
+
+    def step(aug, z):
+        y, state = unravel(aug)
+        y1, state1 = solver_step(reverse, solver, r0, r1, y, state, _noise_path(levy_area, z, y_dim))
+        return ravel_pytree((y1, state1))[0]
+
+    mean0 = aug_means[0]
+    new_mean0, step_jvp = jax.linearize(step, mean0, zeros)
+    new_means = new_mean0 + jax.vmap(lambda dm: step_jvp(dm, zeros))(aug_means - mean0)
+    a = jax.vmap(lambda e: step_jvp(e, zeros), out_axes=1)(jnp.eye(mean0.shape[0]))
+    new_covs = _sandwich(a, aug_covs)
+    if n_noise:
+        b = jax.vmap(lambda e: step_jvp(jnp.zeros_like(mean0), e), out_axes=1)(jnp.eye(n_noise))
+        new_covs = new_covs + _gram(b)
+    return new_means, new_covs
+
+
 def _propagate(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r: Array,
                mean0: Array, cov0: Array) -> tuple[Array, Array]:
     """Push N(mean0, cov0) through the solver's steps over the reversed times r.
     Returns the mean and covariance of the state (not of the solver's auxiliary state)."""
     d = mean0.shape[0]
-    levy_area = levy_area_of(solver)
-    n_noise = 0 if reverse.is_deterministic else d * len(noise_names(levy_area))
-    zeros = jnp.zeros(n_noise)
-
-    def to_aug(y0):
-        state0 = solver_init(reverse, solver, r[0], r[1], y0, _noise_path(levy_area, zeros, d))
-        return ravel_pytree((y0, state0))[0]
-
-    _, unravel = ravel_pytree((mean0, solver_init(reverse, solver, r[0], r[1], mean0,
-                                                  _noise_path(levy_area, zeros, d))))
-    aug_mean = to_aug(mean0)
-    j0 = jax.jacfwd(to_aug)(mean0)
-    aug_cov = j0 @ cov0 @ j0.T
+    unravel, _ = augmented_unravel(reverse, solver, d)
+    aug_means, aug_covs = augmented_start(reverse, solver, r[0], r[1], mean0[None], cov0[None])
 
     def body(carry, k):
-        mean, cov = carry
+        return affine_step(reverse, solver, r[k], r[k + 1], unravel, *carry), None
 
-        def step(aug, z):
-            y, state = unravel(aug)
-            path = _noise_path(levy_area, z, d)
-            y1, state1 = solver_step(reverse, solver, r[k], r[k + 1], y, state, path)
-            return ravel_pytree((y1, state1))[0]
-
-        new_mean, step_jvp = jax.linearize(step, mean, zeros)
-        a = jax.vmap(lambda e: step_jvp(e, zeros), out_axes=1)(jnp.eye(mean.shape[0]))
-        b = jax.vmap(lambda e: step_jvp(jnp.zeros_like(mean), e), out_axes=1)(jnp.eye(n_noise))
-        return (new_mean, a @ cov @ a.T + b @ b.T), None
-
-    (aug_mean, aug_cov), _ = jax.lax.scan(body, (aug_mean, aug_cov), jnp.arange(r.shape[0] - 1))
-    return aug_mean[:d], aug_cov[:d, :d]
+    (aug_means, aug_covs), _ = jax.lax.scan(body, (aug_means, aug_covs), jnp.arange(r.shape[0] - 1))
+    return aug_means[0, :d], aug_covs[0, :d, :d]
 
 
 def _check_affine_score(reverse: ReverseDiffusion, grid: Array, d: int) -> None:
@@ -90,21 +158,54 @@ def _check_affine_score(reverse: ReverseDiffusion, grid: Array, d: int) -> None:
             )
 
 
+def available_memory_bytes() -> int:
+    """Physical memory not in use now (Linux sysconf; 8 GiB assumed where unknown)."""
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def dense_law_bytes(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, d: int) -> int:
+    """Estimated peak memory of `exact_law` at dimension d: the augmented covariance, the
+    step's matrices A (n x n) and B (n x noise) and the products of the update, in float64."""
+    _, n = augmented_unravel(reverse, solver, d)
+    n_noise = _noise_size(reverse, solver, d)
+    return 8 * (6 * n * n + 2 * n * n_noise + 2 * d * d)
+
+
+def check_dense_memory(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, d: int,
+                       budget: int | None = None) -> None:
+    """Refuse, before allocating anything, a dense exact law that would not fit in memory."""
+    need = dense_law_bytes(reverse, solver, d)
+    budget = available_memory_bytes() if budget is None else int(budget)
+    if need > budget:
+        raise MemoryError(
+            f"the dense exact law at d = {d} needs about {need / 1e9:.3g} GB of memory, more than "
+            f"the {budget / 1e9:.3g} GB available; for a target diagonal in its eigenbasis use the "
+            f"per-direction route (exact_law_per_direction, error_curve, error_sweep), whose "
+            f"memory grows like d"
+        )
+
+
 @eqx.filter_jit
 def _exact_law_jit(reverse, solver, r, mean0, cov0):
     return _propagate(reverse, solver, r, mean0, cov0)
 
 
 def exact_law(reverse: ReverseDiffusion, grid: Array, solver: diffrax.AbstractSolver,
-              start: GaussianLaw) -> GaussianLaw:
+              start: GaussianLaw, *, memory_budget: int | None = None) -> GaussianLaw:
     """Exact law of the sampler's output at grid[-1], started from `start` at grid[0].
 
     Works on full matrices in the coordinates of `start` (any affine score, non-zero mean
-    included). Needs float64, which importing dlsim enables.
+    included); memory grows like d^2, so a run whose estimate (`dense_law_bytes`) exceeds
+    `memory_budget` (default: the physical memory available now) raises MemoryError before
+    allocating. Needs float64, which importing dlsim enables.
     """
     grid = jnp.asarray(grid, float)
     reverse.check_eta_on_grid(grid)
     check_solver_use(solver, reverse, grid)
+    check_dense_memory(reverse, solver, start.dim, memory_budget)
     _check_affine_score(reverse, grid, start.dim)
     mean, cov = _exact_law_jit(reverse, solver, reversed_times(grid), start.mean,
                                start.covariance_matrix())

@@ -67,5 +67,5 @@ def test_bad_input(target, kwargs, match):
 def test_divergence_is_reported_not_returned_as_nan():
     """sigma_max = 1e200 overflows g^2 = 2 sigma^2 log(ratio) in float64: say so."""
     target = GaussianTarget([1.0, 0.5])
-    with pytest.raises(FloatingPointError, match=r"exact law of N = 1 steps is not finite"):
+    with pytest.raises(FloatingPointError, match=r"exact law of euler on the uniform grid with eta = 1.0 at N = 1 steps is not finite"):
         error_curve(target, VE(sigma_max=1e200), [1], grid="uniform", eta=1.0)

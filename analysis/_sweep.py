@@ -1,0 +1,509 @@
+"""Exact error sweeps: every (grid, eta, solver, N) of a Gaussian problem in a few programs.
+
+The per-direction exact law (MATH.md section 2; `exact_law_per_direction`) of one sampler
+is a scan over its N steps. Compiling one scan per N is what made long error curves slow,
+so a sweep packs its runs instead: the steps of every run that shares a compiled step
+(same solver, same kind of eta) are laid end to end in one flat sequence of step records
+(r0, r1, eta, first, last). One jitted block scans a fixed number of records over a
+chunk of directions; a run's first record lifts the start laws onto the solver's
+augmented state (`augmented_start`: solver state is never carried across runs, so a
+multistep method sees exactly its own history), every record applies `affine_step` (the
+map read off `solver.step`, DESIGN.md section 2), and a run's last record reduces its
+errors over the chunk. Padding exists only after the last record of a sequence and is
+skipped by a `lax.cond`, so it changes no number. Block length and chunk width are
+powers of two, hence a new N, grid, eta or spectrum of a size seen before reuses the
+compiled block.
+
+Both starts (the exact marginal at t_max and the prior) are pushed through the same
+read-off of each step. Directions are processed in chunks whose width follows a memory
+budget, so d = 10^6 needs no more than the chunk's state; nothing is ever d x d.
+"""
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sampling import (
+    GaussianLaw,
+    GaussianScore,
+    GaussianTarget,
+    ReverseDiffusion,
+    check_solver_use,
+    make_solver,
+    solver_name,
+)
+from schedules import AbstractSchedule, make_grids, validate_grid
+
+from ._distances import kl_gaussian, w2sq_gaussian, weak_error_quadratic
+from ._exact_law import affine_step, augmented_start, augmented_unravel
+
+STARTS = ("marginal", "prior")
+REFERENCES = ("tmin", "data")
+METRICS = ("w2sq", "kl", "weak_trace", "discretization", "initialization", "truncation")
+
+# Records per compiled block (a fixed shape: a block runs only its valid records).
+_BLOCK = 1024
+# Directions per chunk: a power of two at most this wide (wider chunks leave the cache
+# and run slower), fewer when the memory budget says so.
+_MAX_CHUNK = 2**11
+# Lanes per compiled call: enough that lanes x chunk ~ _KERNEL_WIDTH elements, so that the
+# fixed cost of each small kernel in a step is shared by that much work.
+_KERNEL_WIDTH = 2**14
+_MAX_LANES = 64
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepRow:
+    """Exact errors of one sampler (grid, eta, solver) at N = `steps` (see `ErrorCurve`)."""
+
+    grid: str
+    eta: float | str
+    solver: str
+    steps: int
+    w2sq: float
+    kl: float
+    weak_trace: float
+    discretization: float
+    initialization: float
+    truncation: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """The rows of `error_sweep`, nested grid > eta > solver > steps, and how they were run.
+
+    `programs` counts the distinct compiled blocks the sweep ran (one per solver, kind of
+    eta and chunk width), `compiled` those it had to compile (the rest were
+    compiled by an earlier call in this process); `chunk` is the widest chunk of directions."""
+
+    rows: list[SweepRow]
+    start: str
+    reference: str
+    programs: int
+    compiled: int
+    chunk: int
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def select(self, grid: str, eta, solver: str) -> list[SweepRow]:
+        """The rows of one curve, in the order of the step counts."""
+        return [r for r in self.rows if (r.grid, r.eta, r.solver) == (grid, _eta_label(eta), solver)]
+
+
+def check_steps(steps: Sequence[int]) -> list[int]:
+    """Step counts as a list of ints >= 1 (at least one)."""
+    out = []
+    for n in steps:
+        if isinstance(n, bool) or not isinstance(n, int | np.integer | float) or int(n) != n or n < 1:
+            raise ValueError(f"step counts must be integers >= 1, got {n!r}")
+        out.append(int(n))
+    if not out:
+        raise ValueError("give at least one step count")
+    return out
+
+
+def resolve_solver(solver: str | diffrax.AbstractSolver) -> diffrax.AbstractSolver:
+    """A solver object from a name (`sampling.SOLVERS`) or the object itself."""
+    return make_solver(solver) if isinstance(solver, str) else solver
+
+
+def _eta_label(eta) -> float | str:
+    if callable(eta):
+        return getattr(eta, "__name__", type(eta).__name__)
+    return float(eta)
+
+
+def _grid_label(grid) -> str:
+    if isinstance(grid, str):
+        return grid
+    return getattr(grid, "__name__", "custom") if callable(grid) else "custom"
+
+
+def _check_eta(eta) -> None:
+    if callable(eta):
+        return
+    value = float(eta)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"eta must be a finite number >= 0 (or a function of t), got {eta!r}")
+
+
+def _build_grids(grid, schedule: AbstractSchedule, steps: list[int], rho: float) -> list[np.ndarray]:
+    if isinstance(grid, str):
+        return make_grids(grid, schedule, steps, rho=rho)
+    if callable(grid):
+        return [np.asarray(validate_grid(schedule, grid(schedule, n))) for n in steps]
+    arr = np.asarray(validate_grid(schedule, grid))
+    if any(n != arr.shape[0] - 1 for n in steps):
+        raise ValueError(f"an explicit grid of {arr.shape[0] - 1} steps cannot give N = "
+                         f"{[n for n in steps if n != arr.shape[0] - 1][0]}; pass a grid name or a "
+                         f"builder f(schedule, n) to vary N")
+    return [arr for _ in steps]
+
+
+def _pow2_at_least(n: int) -> int:
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def _pow2_at_most(n: int) -> int:
+    return 1 << (max(1, int(n)).bit_length() - 1)
+
+
+class _Group(eqx.Module):
+    """What a compiled block is specialised on: the solver and the kind of eta ("ode" for
+    eta = 0, "sde" for a number > 0 read from the records, or a function eta(t))."""
+
+    solver: diffrax.AbstractSolver
+    eta_kind: str = eqx.field(static=True)
+    eta_function: Callable | None
+    start: str = eqx.field(static=True)
+    reference: str = eqx.field(static=True)
+
+
+def _reverse(schedule, group: _Group, lam, mu, eta_record):
+    """The reverse family of one eigen-direction (1-D Gaussian data N(mu, lam))."""
+    if group.eta_kind == "ode":
+        eta = 0.0
+    elif group.eta_kind == "sde":
+        eta = eta_record
+    else:
+        eta = group.eta_function
+    target = GaussianTarget(lam[None], None, mu[None])
+    return ReverseDiffusion(schedule, GaussianScore(target, schedule), eta)
+
+
+def _run_metrics(schedule, group: _Group, lam, mu, weight, mean_m, mean_p, var_m, var_p, t_end):
+    """Weighted sums over the chunk of the per-direction errors of a finished run."""
+    alpha, sigma = schedule.alpha(t_end), schedule.sigma(t_end)
+    col = lambda v: v[:, None]  # each direction as its own 1-D law: sums over axis -1 stay per direction
+    marginal = GaussianLaw(col(alpha * mu), col(alpha**2 * lam + sigma**2))
+    data = GaussianLaw(col(mu), col(lam))
+    from_marginal = GaussianLaw(col(mean_m), col(var_m))
+    from_prior = GaussianLaw(col(mean_p), col(var_p))
+    output = from_prior if group.start == "prior" else from_marginal
+    ref = data if group.reference == "data" else marginal
+    per_direction = jnp.stack([
+        w2sq_gaussian(output, ref),
+        kl_gaussian(output, ref),
+        weak_error_quadratic(output, ref),
+        w2sq_gaussian(from_marginal, marginal),
+        w2sq_gaussian(from_prior, from_marginal),
+        w2sq_gaussian(marginal, data),
+    ])
+    return jnp.sum(per_direction * weight, axis=1)
+
+
+@eqx.filter_jit
+def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_records):
+    """Run one block of step records on L lanes side by side (see the module doc).
+
+    Lane j holds a chunk of directions (`lam`, `mu`, `weight`: (L, W)) and its own
+    sequence of records (each field (S, L)). The first `n_records` records run: where a
+    lane's record starts a run its state is replaced by the run's start laws, every record
+    advances every lane, and where records end runs their errors are reduced over the
+    chunk (both behind a `lax.cond` on any lane, so they cost nothing elsewhere). Returns
+    the carry and the (S, L, METRICS) sums (zero where no run ends)."""
+    prior_variance = schedule.prior_variance()
+    unravel, _ = augmented_unravel(_reverse(schedule, group, lam[0, 0], mu[0, 0], records["eta"][0, 0]),
+                                   group.solver, 1)
+
+    def start(l_chunk, m_chunk, r0, r1, eta):
+        def one(l, m):
+            t0 = -r0
+            alpha, sigma = schedule.alpha(t0), schedule.sigma(t0)
+            means = jnp.stack([alpha * m, jnp.zeros_like(m)])[:, None]
+            covs = jnp.stack([alpha**2 * l + sigma**2, prior_variance])[:, None, None]
+            return augmented_start(_reverse(schedule, group, l, m, eta), group.solver, r0, r1,
+                                   means, covs)
+
+        return jax.vmap(one, out_axes=-1)(l_chunk, m_chunk)
+
+    def advance(l_chunk, m_chunk, lane_carry, r0, r1, eta):
+        def one(l, m, means, covs):
+            return affine_step(_reverse(schedule, group, l, m, eta), group.solver, r0, r1, unravel,
+                               means, covs)
+
+        return jax.vmap(one, in_axes=(0, 0, -1, -1), out_axes=-1)(l_chunk, m_chunk, *lane_carry)
+
+    def metrics(l_chunk, m_chunk, w_chunk, lane_carry, t_end):
+        means, covs = lane_carry
+        return _run_metrics(schedule, group, l_chunk, m_chunk, w_chunk, means[0, 0], means[1, 0],
+                            covs[0, 0, 0], covs[1, 0, 0], t_end)
+
+    def per_lane(flag, new, old):
+        return jax.tree_util.tree_map(
+            lambda a, b: jnp.where(flag.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
+
+    def body(k, state):
+        carry, sums = state
+        rec = jax.tree_util.tree_map(lambda x: x[k], records)
+        r0, r1, eta, first, last = rec["r0"], rec["r1"], rec["eta"], rec["first"], rec["last"]
+        carry = jax.lax.cond(
+            jnp.any(first),
+            lambda c: per_lane(first, jax.vmap(start)(lam, mu, r0, r1, eta), c),
+            lambda c: c, carry)
+        carry = jax.vmap(advance)(lam, mu, carry, r0, r1, eta)
+        sums = jax.lax.cond(
+            jnp.any(last),
+            lambda c: sums.at[k].set(jnp.where(last[:, None], jax.vmap(metrics)(lam, mu, weight, c, -r1),
+                                               0.0)),
+            lambda c: sums, carry)
+        return carry, sums
+
+    # A loop over the valid records only (a traced count): a short sweep costs its own
+    # length, not the block's, and the block's shape never changes.
+    sums = jnp.zeros(records["r0"].shape + (len(METRICS),))
+    return jax.lax.fori_loop(0, n_records, body, (carry, sums))
+
+
+@dataclasses.dataclass
+class _Run:
+    row: int  # index into the sweep's rows
+    grid: np.ndarray
+    eta: float
+
+
+def _records(runs: list[_Run], eta_kind: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The flat step records of a group's runs, and the record index where each run ends."""
+    r = [-np.asarray(run.grid, float) for run in runs]
+    lengths = np.array([x.shape[0] - 1 for x in r])
+    ends = np.cumsum(lengths) - 1
+    first = np.zeros(int(lengths.sum()), bool)
+    last = np.zeros_like(first)
+    first[ends - lengths + 1] = True
+    last[ends] = True
+    eta = np.concatenate([np.full(n, run.eta if eta_kind == "sde" else 0.0)
+                          for n, run in zip(lengths, runs, strict=True)])
+    records = {"r0": np.concatenate([x[:-1] for x in r]), "r1": np.concatenate([x[1:] for x in r]),
+               "eta": eta, "first": first, "last": last}
+    return records, ends
+
+
+def _pad_records(records: dict[str, np.ndarray], length: int) -> dict[str, np.ndarray]:
+    """Pad to `length` with records that neither start nor end a run (their times repeat
+    the last ones, so the state they advance stays finite; nothing reads it)."""
+    n = records["r0"].shape[0]
+    if n == length:
+        return records
+    out = {}
+    for key, value in records.items():
+        fill = False if value.dtype == bool else value[-1]
+        out[key] = np.concatenate([value, np.full(length - n, fill, value.dtype)])
+    return out
+
+
+def _threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Sequence[int], *,
+                grids: Sequence[str | Callable] = ("edm",), etas: Sequence = (0.0,),
+                solvers: Sequence[str | diffrax.AbstractSolver] = ("euler",), rho: float = 7.0,
+                start: str = "marginal", reference: str = "tmin",
+                memory_budget: int = DEFAULT_MEMORY_BUDGET, progress: bool = False) -> Sweep:
+    """Exact errors of every sampler (grid, eta, solver) in the sweep at every N in `steps`.
+
+    Each row is what `error_curve` reports for that sampler and N: W2^2, KL(output ||
+    reference) and the weak trace error of the output law (started as `start` says) against
+    the `reference` law, and the parts `discretization`, `initialization`, `truncation`.
+    Exact (no Monte Carlo), float64, per eigen-direction of `target` (a diagonal problem:
+    memory grows like d, never d^2). Grids are names (`schedules.GRIDS`), builders
+    f(schedule, n) or one explicit array of N + 1 times; etas are numbers >= 0 or functions
+    eta(t); solvers are names (`sampling.SOLVERS`) or solver objects. `memory_budget`
+    (bytes) bounds the working state of one chunk of directions; `progress` shows a
+    progress bar on stderr.
+
+    Raises ValueError for a bad setting (naming it) and FloatingPointError, naming the
+    row, if a sampler's law is not finite.
+    """
+    if start not in STARTS:
+        raise ValueError(f"unknown start {start!r}; allowed: {', '.join(STARTS)}")
+    if reference not in REFERENCES:
+        raise ValueError(f"unknown reference {reference!r}; allowed: {', '.join(REFERENCES)}")
+    if int(memory_budget) < 1:
+        raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+    steps = check_steps(steps)
+    grids, etas, solvers = list(grids), list(etas), list(solvers)
+    for what, values in (("grids", grids), ("etas", etas), ("solvers", solvers)):
+        if not values:
+            raise ValueError(f"give at least one value in {what}")
+    for eta in etas:
+        _check_eta(eta)
+    solver_objects = [resolve_solver(s) for s in solvers]
+    built = [_build_grids(g, schedule, steps, rho) for g in grids]
+
+    # Check every use before computing anything: one clear error, no half-finished sweep.
+    probe = GaussianScore(GaussianTarget(jnp.ones(1)), schedule)
+    for eta in etas:
+        reverse = ReverseDiffusion(schedule, probe, eta)
+        for g in built:
+            for grid in g:
+                reverse.check_eta_on_grid(grid)
+        for solver in solver_objects:
+            check_solver_use(solver, reverse, np.zeros(min(steps) + 1))
+
+    labels, groups = [], {}
+    for gi, g in enumerate(grids):
+        for eta in etas:
+            kind = "ode" if not callable(eta) and float(eta) == 0.0 else "sde"
+            key_eta = ("fn", id(eta)) if callable(eta) else kind
+            for si, solver in enumerate(solver_objects):
+                group = groups.setdefault((si, key_eta), (
+                    _Group(solver, "function" if callable(eta) else kind,
+                           eta if callable(eta) else None, start, reference), []))
+                for n, grid in zip(steps, built[gi], strict=True):
+                    group[1].append(_Run(len(labels), grid, 0.0 if callable(eta) else float(eta)))
+                    labels.append((_grid_label(g), _eta_label(eta), solver_name(solver), n))
+
+    eig = target.in_eigenbasis()
+    lam = np.asarray(eig.eigenvalues, float)
+    mu = np.asarray(eig.mean_vector(), float)
+    plans = [_plan(group, runs, schedule, lam.shape[0], int(memory_budget))
+             for group, runs in groups.values()]
+    work = [(plan, tasks) for plan in plans for tasks in plan.lane_groups()]
+    compiled_before = compiled_sweep_blocks()
+    bar = _progress_bar(sum(-(-plan.length(tasks) // _BLOCK) for plan, tasks in work), progress)
+
+    # Lane groups are independent: compiled calls release the GIL, so a thread per core
+    # runs them side by side. Their sums are added in a fixed order, whatever finishes first.
+    sums = np.zeros((len(labels), len(METRICS)))
+    with ThreadPoolExecutor(max_workers=_threads()) as pool:
+        outputs = pool.map(lambda item: _run_lanes(*item, schedule, lam, mu, bar), work)
+        for (plan, tasks), out in zip(work, outputs, strict=True):
+            for lane, (seq, _) in enumerate(tasks):
+                if seq >= 0:
+                    sums[plan.rows[seq]] += out[plan.ends[seq], lane]
+    bar.close()
+
+    rows = []
+    for (grid, eta, solver, n), values in zip(labels, sums, strict=True):
+        if not np.all(np.isfinite(values)):
+            raise FloatingPointError(
+                f"the exact law of {solver} on the {grid} grid with eta = {eta} at N = {n} steps "
+                f"is not finite: the sampler diverges")
+        rows.append(SweepRow(grid, eta, solver, n, *(float(v) for v in values)))
+    programs = {(id(p.group.solver), p.group.eta_kind, id(p.group.eta_function), p.width, p.lanes)
+                for p in plans}
+    return Sweep(rows, start, reference, len(programs), compiled_sweep_blocks() - compiled_before,
+                 max(p.width for p in plans))
+
+
+@dataclasses.dataclass
+class _Plan:
+    """How one group's runs are laid out: `sequences` of runs (their records, the record
+    where each run ends, the rows they fill), chunks of `width` directions, `lanes` tasks
+    (a sequence on a chunk) per compiled call, `state_size` = n of the augmented state."""
+
+    group: _Group
+    records: list[dict[str, np.ndarray]]
+    ends: list[np.ndarray]
+    rows: list[np.ndarray]
+    d: int
+    width: int
+    lanes: int
+    state_size: int
+
+    def lane_groups(self) -> list[list[tuple[int, int]]]:
+        """Tasks (sequence, first direction) in groups of `lanes`; the last group is filled
+        with copies of its first task marked -1 (computed, never read)."""
+        tasks = [(s, lo) for lo in range(0, self.d, self.width) for s in range(len(self.records))]
+        out = [tasks[i:i + self.lanes] for i in range(0, len(tasks), self.lanes)]
+        out[-1] = out[-1] + [(-1, out[-1][0][1])] * (self.lanes - len(out[-1]))
+        return out
+
+    def length(self, tasks) -> int:
+        return max(self.records[s]["r0"].shape[0] for s, _ in tasks if s >= 0)
+
+
+def _plan(group: _Group, runs: list["_Run"], schedule, d: int, memory_budget: int) -> _Plan:
+    """Chunk width and lanes from the memory budget (shared by the threads), and the runs
+    split into balanced sequences so that every lane and every thread has work."""
+    _, n = augmented_unravel(_reverse(schedule, group, jnp.ones(()), jnp.zeros(()), jnp.ones(())),
+                             group.solver, 1)
+    # Per direction a block holds two augmented laws (2 (n + n^2) floats) and temporaries
+    # of the same size per live step value; 16 copies is a generous bound.
+    per_direction = 8 * 16 * 2 * (n + n * n)
+    fits = max(1, memory_budget // (per_direction * _threads()))
+    width = min(_pow2_at_least(d), _MAX_CHUNK, _pow2_at_most(fits))
+    n_chunks = -(-d // width)
+    # Lanes depend on the width only (not on how many runs there are), so that a sweep of
+    # another size reuses the compiled block; spare lanes repeat a task and are not read.
+    lanes = min(_MAX_LANES, max(1, _KERNEL_WIDTH // width), _pow2_at_most(max(1, fits // width)))
+    n_sequences = min(len(runs), -(-_threads() * lanes // n_chunks))
+    sequences = _balanced(runs, n_sequences)
+    built = [_records(seq, group.eta_kind) for seq in sequences]
+    return _Plan(group, [b[0] for b in built], [b[1] for b in built],
+                 [np.array([run.row for run in seq]) for seq in sequences], d, width, lanes, n)
+
+
+def _balanced(runs: list["_Run"], n: int) -> list[list["_Run"]]:
+    """Split runs into n sequences of nearly equal total steps (longest first, to the
+    lightest sequence)."""
+    loads, out = [0] * n, [[] for _ in range(n)]
+    for run in sorted(runs, key=lambda r: -r.grid.shape[0]):
+        j = loads.index(min(loads))
+        out[j].append(run)
+        loads[j] += run.grid.shape[0] - 1
+    return [seq for seq in out if seq]
+
+
+def _run_lanes(plan: _Plan, tasks, schedule, lam, mu, bar) -> np.ndarray:
+    """Run one lane group through its records: (records, lanes, METRICS) sums."""
+    length = plan.length(tasks)
+    padded = -(-length // _BLOCK) * _BLOCK
+    chunks = [_chunk(lam, mu, lo, plan.width, real=seq >= 0) for seq, lo in tasks]
+    lam_l, mu_l, weight_l = (jnp.stack([c[i] for c in chunks]) for i in range(3))
+    lane_records = [_pad_records(plan.records[max(seq, 0)], padded) for seq, _ in tasks]
+    records = {k: np.stack([r[k] for r in lane_records], axis=1) for k in lane_records[0]}
+    n, lanes = plan.state_size, plan.lanes
+    carry = (jnp.zeros((lanes, 2, n, plan.width)), jnp.zeros((lanes, 2, n, n, plan.width)))
+    out = []
+    for b0 in range(0, length, _BLOCK):
+        part = {k: jnp.asarray(v[b0:b0 + _BLOCK]) for k, v in records.items()}
+        carry, sums = _sweep_block(plan.group, schedule, lam_l, mu_l, weight_l, carry, part,
+                                   jnp.asarray(min(_BLOCK, length - b0)))
+        out.append(sums)
+        bar.update(1)
+    return np.asarray(jnp.concatenate(out))
+
+
+def _chunk(lam: np.ndarray, mu: np.ndarray, lo: int, width: int, real: bool = True):
+    """Directions lo..lo+width, padded with unit-variance directions of weight 0 (all of
+    weight 0 for a lane that is not `real`)."""
+    part = slice(lo, lo + width)
+    n = lam[part].shape[0]
+    pad = width - n
+    weight = np.concatenate([np.full(n, 1.0 if real else 0.0), np.zeros(pad)])
+    return (jnp.asarray(np.concatenate([lam[part], np.ones(pad)])),
+            jnp.asarray(np.concatenate([mu[part], np.zeros(pad)])), jnp.asarray(weight))
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total: int, show: bool):
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    # Appears only for sweeps longer than a couple of seconds.
+    return tqdm(total=total, desc="sweep", unit="block", delay=2.0, leave=False)
+
+
+def compiled_sweep_blocks() -> int:
+    """How many sweep blocks have been compiled in this process (for tests and benchmarks)."""
+    return _sweep_block._cached._cache_size()
