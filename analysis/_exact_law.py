@@ -53,19 +53,32 @@ def _noise_size(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, d: in
     return 0 if reverse.is_deterministic else d * len(noise_names(levy_area_of(solver)))
 
 
+def _symmetric(entry, n: int) -> Array:
+    """The symmetric (..., n, n) matrix whose entries (i, l), i <= l, are entry(i, l)."""
+    upper = {(i, l): entry(i, l) for i in range(n) for l in range(i, n)}
+    return jnp.stack([jnp.stack([upper[min(i, l), max(i, l)] for l in range(n)], axis=-1)
+                      for i in range(n)], axis=-2)
+
+
 def _sandwich(a: Array, covs: Array) -> Array:
-    """a C_s a^T for a stack of covariances C_s (S, n, n)."""
-    if a.shape[0] <= _SMALL_STATE:
-        left = jnp.sum(a[None, :, :, None] * covs[:, None, :, :], axis=2)
-        return jnp.sum(left[:, :, None, :] * a[None, None, :, :], axis=3)
-    return jnp.einsum("ij,sjk,lk->sil", a, covs, a)
+    """a C_s a^T for a (n, m) matrix a and a stack of covariances C_s (S, m, m).
+
+    For a small state the sums are written out entry by entry: over a vmapped batch of
+    directions they fuse into one elementwise pass, where reductions over tiny axes would
+    become slow generic kernels."""
+    n, m = a.shape  # a maps m coordinates to n (m != n where the state is augmented)
+    if max(n, m) > _SMALL_STATE:
+        return jnp.einsum("ij,sjk,lk->sil", a, covs, a)
+    return _symmetric(lambda i, l: sum(a[i, j] * a[l, k] * covs[:, j, k]
+                                       for j in range(m) for k in range(m)), n)
 
 
 def _gram(b: Array) -> Array:
     """b b^T."""
-    if b.shape[0] <= _SMALL_STATE:
-        return jnp.sum(b[:, None, :] * b[None, :, :], axis=2)
-    return b @ b.T
+    n, m = b.shape
+    if max(n, m) > _SMALL_STATE:
+        return b @ b.T
+    return _symmetric(lambda i, l: sum(b[i, m] * b[l, m] for m in range(b.shape[1])), n)
 
 
 def augmented_unravel(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, d: int):

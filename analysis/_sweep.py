@@ -2,21 +2,23 @@
 
 The per-direction exact law (MATH.md section 2; `exact_law_per_direction`) of one sampler
 is a scan over its N steps. Compiling one scan per N is what made long error curves slow,
-so a sweep packs its runs instead: the steps of every run that shares a compiled step
-(same solver, same kind of eta) are laid end to end in one flat sequence of step records
-(r0, r1, eta, first, last). One jitted block scans a fixed number of records over a
-chunk of directions; a run's first record lifts the start laws onto the solver's
-augmented state (`augmented_start`: solver state is never carried across runs, so a
+so a sweep packs its runs instead. The steps of the runs that share a compiled step (same
+solver, same kind of eta) are laid end to end in flat sequences of step records
+(r0, r1, eta, first, last), split into a few sequences of nearly equal length. A task is
+one sequence on one chunk of directions; a compiled block runs L tasks side by side
+(lanes, vmapped) for up to a fixed number of records, and a thread per core runs blocks of
+different lanes at once. Within a lane, a run's first record lifts the start laws onto the
+solver's augmented state (`augmented_start`: solver state never crosses runs, so a
 multistep method sees exactly its own history), every record applies `affine_step` (the
 map read off `solver.step`, DESIGN.md section 2), and a run's last record reduces its
-errors over the chunk. Padding exists only after the last record of a sequence and is
-skipped by a `lax.cond`, so it changes no number. Block length and chunk width are
-powers of two, hence a new N, grid, eta or spectrum of a size seen before reuses the
-compiled block.
+errors over the chunk. Short lanes are padded after their last run with records that
+start and end nothing, so padding changes no number. Block length, lanes and chunk width
+depend only on the solver's state size, the dimension's bucket and the memory budget:
+a new N, grid, eta or spectrum of a size seen before reuses the compiled block.
 
 Both starts (the exact marginal at t_max and the prior) are pushed through the same
-read-off of each step. Directions are processed in chunks whose width follows a memory
-budget, so d = 10^6 needs no more than the chunk's state; nothing is ever d x d.
+read-off of each step. Chunks are sized by a memory budget, so d = 10^6 needs no more than
+a few chunks' state; nothing is ever d x d.
 """
 
 import dataclasses
@@ -54,9 +56,10 @@ _BLOCK = 1024
 # Directions per chunk: a power of two at most this wide (wider chunks leave the cache
 # and run slower), fewer when the memory budget says so.
 _MAX_CHUNK = 2**11
-# Lanes per compiled call: enough that lanes x chunk ~ _KERNEL_WIDTH elements, so that the
-# fixed cost of each small kernel in a step is shared by that much work.
-_KERNEL_WIDTH = 2**14
+# Lanes per compiled call: enough that the lanes' state (lanes x chunk directions, two
+# augmented laws each) fills ~_KERNEL_BYTES, so that the fixed cost of each small kernel
+# of a step is shared by that much work while the state stays in cache.
+_KERNEL_BYTES = 2**19
 _MAX_LANES = 64
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
 
@@ -225,19 +228,19 @@ def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_rec
             return augmented_start(_reverse(schedule, group, l, m, eta), group.solver, r0, r1,
                                    means, covs)
 
-        return jax.vmap(one, out_axes=-1)(l_chunk, m_chunk)
+        return jax.vmap(one)(l_chunk, m_chunk)
 
     def advance(l_chunk, m_chunk, lane_carry, r0, r1, eta):
         def one(l, m, means, covs):
             return affine_step(_reverse(schedule, group, l, m, eta), group.solver, r0, r1, unravel,
                                means, covs)
 
-        return jax.vmap(one, in_axes=(0, 0, -1, -1), out_axes=-1)(l_chunk, m_chunk, *lane_carry)
+        return jax.vmap(one)(l_chunk, m_chunk, *lane_carry)
 
     def metrics(l_chunk, m_chunk, w_chunk, lane_carry, t_end):
         means, covs = lane_carry
-        return _run_metrics(schedule, group, l_chunk, m_chunk, w_chunk, means[0, 0], means[1, 0],
-                            covs[0, 0, 0], covs[1, 0, 0], t_end)
+        return _run_metrics(schedule, group, l_chunk, m_chunk, w_chunk, means[:, 0, 0], means[:, 1, 0],
+                            covs[:, 0, 0, 0], covs[:, 1, 0, 0], t_end)
 
     def per_lane(flag, new, old):
         return jax.tree_util.tree_map(
@@ -289,16 +292,16 @@ def _records(runs: list[_Run], eta_kind: str) -> tuple[dict[str, np.ndarray], np
 
 
 def _pad_records(records: dict[str, np.ndarray], length: int) -> dict[str, np.ndarray]:
-    """Pad to `length` with records that neither start nor end a run (their times repeat
-    the last ones, so the state they advance stays finite; nothing reads it)."""
+    """Pad to `length` with records that neither start nor end a run: empty steps at the
+    last time (r0 = r1), which leave the state as it is (nothing reads it, and a state
+    that stays put cannot drift into slow subnormal numbers)."""
     n = records["r0"].shape[0]
     if n == length:
         return records
-    out = {}
-    for key, value in records.items():
-        fill = False if value.dtype == bool else value[-1]
-        out[key] = np.concatenate([value, np.full(length - n, fill, value.dtype)])
-    return out
+    fills = {"r0": records["r1"][-1], "r1": records["r1"][-1], "eta": records["eta"][-1],
+             "first": False, "last": False}
+    return {key: np.concatenate([value, np.full(length - n, fills[key], value.dtype)])
+            for key, value in records.items()}
 
 
 def _threads() -> int:
@@ -433,11 +436,14 @@ def _plan(group: _Group, runs: list["_Run"], schedule, d: int, memory_budget: in
     # of the same size per live step value; 16 copies is a generous bound.
     per_direction = 8 * 16 * 2 * (n + n * n)
     fits = max(1, memory_budget // (per_direction * _threads()))
-    width = min(_pow2_at_least(d), _MAX_CHUNK, _pow2_at_most(fits))
+    state_bytes = 8 * 2 * (n + n * n)
+    width = min(_pow2_at_least(d), _MAX_CHUNK, _pow2_at_most(fits),
+                _pow2_at_most(max(1, _KERNEL_BYTES // state_bytes)))
     n_chunks = -(-d // width)
     # Lanes depend on the width only (not on how many runs there are), so that a sweep of
     # another size reuses the compiled block; spare lanes repeat a task and are not read.
-    lanes = min(_MAX_LANES, max(1, _KERNEL_WIDTH // width), _pow2_at_most(max(1, fits // width)))
+    lanes = min(_MAX_LANES, _pow2_at_most(max(1, _KERNEL_BYTES // (state_bytes * width))),
+                _pow2_at_most(max(1, fits // width)))
     n_sequences = min(len(runs), -(-_threads() * lanes // n_chunks))
     sequences = _balanced(runs, n_sequences)
     built = [_records(seq, group.eta_kind) for seq in sequences]
@@ -465,7 +471,7 @@ def _run_lanes(plan: _Plan, tasks, schedule, lam, mu, bar) -> np.ndarray:
     lane_records = [_pad_records(plan.records[max(seq, 0)], padded) for seq, _ in tasks]
     records = {k: np.stack([r[k] for r in lane_records], axis=1) for k in lane_records[0]}
     n, lanes = plan.state_size, plan.lanes
-    carry = (jnp.zeros((lanes, 2, n, plan.width)), jnp.zeros((lanes, 2, n, n, plan.width)))
+    carry = (jnp.zeros((lanes, plan.width, 2, n)), jnp.zeros((lanes, plan.width, 2, n, n)))
     out = []
     for b0 in range(0, length, _BLOCK):
         part = {k: jnp.asarray(v[b0:b0 + _BLOCK]) for k, v in records.items()}

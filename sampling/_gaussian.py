@@ -143,8 +143,10 @@ class GaussianTarget(eqx.Module):
     def score(self, x: Array, t: ArrayLike, schedule: AbstractSchedule) -> Array:
         """Exact score -Sigma_t^{-1}(x - alpha mu) of the forward marginal at time t."""
         centred = x - schedule.alpha(t) * self.mean_vector()
-        m = self.marginal_variances(schedule, t)
+        # One reciprocal, then products: the exact-law route differentiates the score
+        # several times per step, and all the derivatives then share this one division.
+        precision = 1.0 / self.marginal_variances(schedule, t)
         if self.eigenvectors is None:
-            return -centred / m
+            return -centred * precision
         u = self.eigenvectors
-        return -u @ ((u.T @ centred) / m)
+        return -u @ ((u.T @ centred) * precision)

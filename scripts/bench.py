@@ -50,12 +50,13 @@ def _euler_coefficients(schedule, grid: np.ndarray, eta: float):
 
 def _numpy_em_variance(coefficients, eta: float, lam: np.ndarray, var0: np.ndarray) -> np.ndarray:
     """Baseline: the hand-written Euler–Maruyama variance recursion of MATH.md section 2,
-    v+ = (1 - h c)^2 v + eta g^2 h with c = f + (1 + eta) g^2 / (2 m(t)), in NumPy."""
+    v+ = (1 - h c)^2 v + eta g^2 h with c = f + (1 + eta) g^2 / (2 m(t)), in NumPy; `var0`
+    may stack several starts (rows), which then share each step's coefficients."""
     h, a2, s2, f, g2 = coefficients
     var = np.array(var0, float)
     for k in range(h.shape[0]):
-        c = f[k] + (1 + eta) * g2[k] / (2 * (a2[k] * lam + s2[k]))
-        var = (1 - h[k] * c) ** 2 * var + eta * g2[k] * h[k]
+        a = (1 - h[k] * (f[k] + (1 + eta) * g2[k] / (2 * (a2[k] * lam + s2[k])))) ** 2
+        var = a * var + eta * g2[k] * h[k]
     return var
 
 
@@ -64,7 +65,8 @@ def _w2sq_centred(v: np.ndarray, m: np.ndarray) -> float:
 
 
 def _numpy_sweep(schedule, lam, grids: dict, etas) -> list[tuple[float, float]]:
-    """The rows (discretization, initialization) of the Euler sweep by the NumPy loop."""
+    """The rows (discretization, initialization) of the Euler sweep by the NumPy loop: both
+    starts (exact marginal, prior) propagated together."""
     prior = float(schedule.prior_variance())
     rows = []
     for grid_list in grids.values():
@@ -72,8 +74,8 @@ def _numpy_sweep(schedule, lam, grids: dict, etas) -> list[tuple[float, float]]:
             for grid, coefficients in grid_list[eta]:
                 m0 = float(schedule.alpha(grid[0])) ** 2 * lam + float(schedule.sigma(grid[0])) ** 2
                 m1 = float(schedule.alpha(grid[-1])) ** 2 * lam + float(schedule.sigma(grid[-1])) ** 2
-                from_marginal = _numpy_em_variance(coefficients, eta, lam, m0)
-                from_prior = _numpy_em_variance(coefficients, eta, lam, np.full_like(lam, prior))
+                from_marginal, from_prior = _numpy_em_variance(
+                    coefficients, eta, lam, np.stack([m0, np.full_like(lam, prior)]))
                 rows.append((_w2sq_centred(from_marginal, m1), _w2sq_centred(from_prior, from_marginal)))
     return rows
 

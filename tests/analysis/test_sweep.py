@@ -180,3 +180,18 @@ def test_a_diverging_row_is_named():
     with pytest.raises(FloatingPointError, match=r"euler on the uniform grid with eta = 1.0 at N = 1"):
         error_sweep(GaussianTarget([1.0, 0.5]), VE(sigma_max=1e200), [1, 2], grids=["uniform"],
                     etas=[1.0])
+
+
+def test_eta_given_as_a_function_of_t(target):
+    """eta(t) runs as its own compiled group; a constant function gives the constant's rows."""
+    schedule = VPLinear()
+
+    def half(t):
+        return 0.5 + 0.0 * t
+
+    by_function = error_sweep(target, schedule, [3, 7], grids=["edm"], etas=[half], solvers=["heun"])
+    by_number = error_sweep(target, schedule, [3, 7], grids=["edm"], etas=[0.5], solvers=["heun"])
+    assert [r.eta for r in by_function.rows] == ["half", "half"]
+    for a, b in zip(by_function.rows, by_number.rows, strict=True):
+        assert a.w2sq == pytest.approx(b.w2sq, rel=1e-13)
+        assert a.kl == pytest.approx(b.kl, rel=1e-13)
