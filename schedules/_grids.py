@@ -259,9 +259,9 @@ def make_grids(name: str, schedule: AbstractSchedule, steps: Sequence[int], *,
     """The named grid (`GRIDS`) for every N in `steps`, in order, as float64 NumPy arrays;
     equal to `make_grid(name, schedule, N, rho=rho)` for each N.
 
-    The N are grouped by bucket L (next power of two >= N) and evaluated in batches of a
-    fixed power-of-two width per bucket, so a call compiles at most one program per new
-    bucket, and none for new N of buckets already seen. Needs concrete schedule parameters
+    All N are evaluated at the padded length L of the largest (the next power of two >= max
+    N), in batches of a fixed power-of-two width for that L, so a call compiles at most one
+    program, and none when its largest N falls in a length already seen. Needs concrete schedule parameters
     and rho (use `make_grid` under jit).
     """
     _check_name(name, schedule, rho)
@@ -271,9 +271,10 @@ def make_grids(name: str, schedule: AbstractSchedule, steps: Sequence[int], *,
                          "rho; call make_grid inside jit")
     schedule = _traceable(schedule)
     rho = _as_rho(rho if name == "edm" else 7.0)
-    by_bucket: dict[int, list[int]] = {}
-    for n in sorted(set(steps)):
-        by_bucket.setdefault(_bucket(n), []).append(n)
+    # One bucket for the whole call, that of the largest N: a sweep over N = 1..256 then
+    # compiles one program per grid name, not one per power of two (a short grid evaluated
+    # at a longer length costs nothing worth a compilation).
+    by_bucket = {_bucket(max(steps)): sorted(set(steps))} if steps else {}
     grids: dict[int, np.ndarray] = {}
     for length, ns in by_bucket.items():
         width = _batch_width(length)

@@ -147,18 +147,20 @@ class _FreshVP(VPLinear):
 def test_one_program_per_bucket_and_none_for_new_steps(compiles):
     grids = make_grids("edm", _FreshVP(), range(1, 257))
     assert [g.size for g in grids] == list(range(2, 258))
-    # Buckets L = 1, 2, 4, ..., 256: one program each, and nothing else compiled.
-    assert compiles.grid == 9 and compiles.total == 9
-    # New N (and new parameter values and rho) in buckets already seen: nothing compiles,
-    # whether through make_grids, make_grid, edm_grid or validate_grid.
+    # Every N at the length of the largest (L = 256): one program, nothing else compiled.
+    assert compiles.grid == 1 and compiles.total == 1
+    # New N (and new parameter values and rho) whose largest is in that length: nothing
+    # compiles; a single grid of another length compiles its own program, once.
     s = _FreshVP(t_min=0.01, beta_max=15.0)
     again = make_grids("edm", s, [255, 3, 100, 3, 77], rho=4.0)
+    assert compiles.total == 1
     single = make_grid("edm", s, 100, rho=4.0)
     np.testing.assert_array_equal(np.asarray(single), again[2])
     np.testing.assert_array_equal(again[1], again[3])
     assert again[1] is not again[3]
     validate_grid(s, single)
-    assert compiles.total == 9
+    make_grid("edm", s, 120, rho=2.0)
+    assert compiles.total == 2
 
 
 def test_make_grid_under_jit_grad_and_vmap():
