@@ -100,8 +100,9 @@ def augmented_unravel(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver,
 
 def augmented_start(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r0, r1,
                     means: Array, covs: Array) -> tuple[Array, Array]:
-    """Laws N(means[s], covs[s]) of the state y (S, d) and (S, d, d), lifted to the augmented
-    state (y, solver.init(...)) at the first step r0 -> r1: (S, n) means, (S, n, n) covariances."""
+    """Laws of the state y with means (S, d) and covariances (S', d, d), lifted to the
+    augmented state (y, solver.init(...)) at the first step r0 -> r1: (S, n) means,
+    (S', n, n) covariances."""
     d = means.shape[-1]
     levy_area = levy_area_of(solver)
     zeros = jnp.zeros(_noise_size(reverse, solver, d))
@@ -120,7 +121,8 @@ def affine_step(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r0, r
     """Push a stack of augmented laws through one solver step r0 -> r1, exactly.
 
     The step is linearised once, at aug_means[0]: y+ = A y + b + B z, so mean_s ->
-    step(mean_0) + A (mean_s - mean_0) and C_s -> A C_s A^T + B B^T."""
+    step(mean_0) + A (mean_s - mean_0) and C_s -> A C_s A^T + B B^T. The stacks of means
+    and of covariances may differ in length (laws sharing a mean carry it once)."""
     y_dim = unravel(aug_means[0])[0].shape[0]
     levy_area = levy_area_of(solver)
     n_noise = _noise_size(reverse, solver, y_dim)

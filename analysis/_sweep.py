@@ -153,14 +153,21 @@ def _pow2_at_most(n: int) -> int:
 
 
 class _Group(eqx.Module):
-    """What a compiled block is specialised on: the solver and the kind of eta ("ode" for
-    eta = 0, "sde" for a number > 0 read from the records, or a function eta(t))."""
+    """What a compiled block is specialised on: the solver, the kind of eta ("ode" for
+    eta = 0, "sde" for a number > 0 read from the records, or a function eta(t)), and
+    whether the data are centred. For centred data both starts have mean 0 and the same
+    affine steps keep it so: one mean is carried (the linearisation point), not two."""
 
     solver: diffrax.AbstractSolver
     eta_kind: str = eqx.field(static=True)
     eta_function: Callable | None
     start: str = eqx.field(static=True)
     reference: str = eqx.field(static=True)
+    centred: bool = eqx.field(static=True)
+
+    @property
+    def n_means(self) -> int:
+        return 1 if self.centred else 2
 
 
 def _reverse(schedule, group: _Group, lam, mu, eta_record):
@@ -214,7 +221,7 @@ def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_rec
         def one(l, m):
             t0 = -r0
             alpha, sigma = schedule.alpha(t0), schedule.sigma(t0)
-            means = jnp.stack([alpha * m, jnp.zeros_like(m)])[:, None]
+            means = jnp.stack([alpha * m, jnp.zeros_like(m)][:group.n_means])[:, None]
             covs = jnp.stack([alpha**2 * l + sigma**2, prior_variance])[:, None, None]
             return augmented_start(_reverse(schedule, group, l, m, eta), group.solver, r0, r1,
                                    means, covs)
@@ -230,7 +237,7 @@ def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_rec
 
     def metrics(l_chunk, m_chunk, w_chunk, lane_carry, t_end):
         means, covs = lane_carry
-        return _run_metrics(schedule, group, l_chunk, m_chunk, w_chunk, means[:, 0, 0], means[:, 1, 0],
+        return _run_metrics(schedule, group, l_chunk, m_chunk, w_chunk, means[:, 0, 0], means[:, -1, 0],
                             covs[:, 0, 0, 0], covs[:, 1, 0, 0], t_end)
 
     def per_lane(flag, new, old):
@@ -343,6 +350,10 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
         for solver in solver_objects:
             check_solver_use(solver, reverse, np.zeros(min(steps) + 1))
 
+    eig = target.in_eigenbasis()
+    lam = np.asarray(eig.eigenvalues, float)
+    mu = np.asarray(eig.mean_vector(), float)
+    centred = not np.any(mu)
     labels, groups = [], {}
     for gi, g in enumerate(grids):
         for eta in etas:
@@ -351,14 +362,11 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
             for si, solver in enumerate(solver_objects):
                 group = groups.setdefault((si, key_eta), (
                     _Group(solver, "function" if callable(eta) else kind,
-                           eta if callable(eta) else None, start, reference), []))
+                           eta if callable(eta) else None, start, reference, centred), []))
                 for n, grid in zip(steps, built[gi], strict=True):
                     group[1].append(_Run(len(labels), grid, 0.0 if callable(eta) else float(eta)))
                     labels.append((_grid_label(g), _eta_label(eta), solver_name(solver), n))
 
-    eig = target.in_eigenbasis()
-    lam = np.asarray(eig.eigenvalues, float)
-    mu = np.asarray(eig.mean_vector(), float)
     plans = [_plan(group, runs, schedule, lam.shape[0], int(memory_budget))
              for group, runs in groups.values()]
     work = [(plan, tasks) for plan in plans for tasks in plan.lane_groups()]
@@ -460,7 +468,8 @@ def _run_lanes(plan: _Plan, tasks, schedule, lam, mu, bar) -> np.ndarray:
     lane_records = [_pad_records(plan.records[max(seq, 0)], padded) for seq, _ in tasks]
     records = {k: np.stack([r[k] for r in lane_records], axis=1) for k in lane_records[0]}
     n, lanes = plan.state_size, plan.lanes
-    carry = (jnp.zeros((lanes, plan.width, 2, n)), jnp.zeros((lanes, plan.width, 2, n, n)))
+    carry = (jnp.zeros((lanes, plan.width, plan.group.n_means, n)),
+             jnp.zeros((lanes, plan.width, 2, n, n)))
     out = []
     for b0 in range(0, length, _BLOCK):
         part = {k: jnp.asarray(v[b0:b0 + _BLOCK]) for k, v in records.items()}
