@@ -12,7 +12,6 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import scipy.special
-import scipy.stats
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from schedules import is_concrete
@@ -225,7 +224,7 @@ class LogitNormal(_GaussianInDual):
 
     def marginal_quantile(self, u, i: int):
         m, s = float(self.dual_mean[i]), float(jnp.sqrt(self.dual_cov[i, i]))
-        return scipy.special.expit(m + s * scipy.stats.norm.ppf(np.asarray(u, float)))
+        return scipy.special.expit(m + s * scipy.special.ndtri(np.asarray(u, float)))
 
 
 class LogNormal(_GaussianInDual):
@@ -244,7 +243,7 @@ class LogNormal(_GaussianInDual):
 
     def marginal_quantile(self, u, i: int):
         m, s = float(self.dual_mean[i]), float(jnp.sqrt(self.dual_cov[i, i]))
-        return np.exp(m + s * scipy.stats.norm.ppf(np.asarray(u, float)))
+        return np.exp(m + s * scipy.special.ndtri(np.asarray(u, float)))
 
 
 CONSTRAINED_TARGETS = (Dirichlet, BetaProduct, UniformBox, LogisticNormal, LogitNormal, LogNormal)
