@@ -291,8 +291,9 @@ def _records(runs: list[_Run], eta_kind: str) -> tuple[dict[str, np.ndarray], np
 
 def _pad_records(records: dict[str, np.ndarray], length: int) -> dict[str, np.ndarray]:
     """Pad to `length` with records that neither start nor end a run: empty steps at the
-    last time (r0 = r1), which leave the state as it is (nothing reads it, and a state
-    that stays put cannot drift into slow subnormal numbers)."""
+    last time (r0 = r1). Nothing reads the state they leave; an empty step keeps most
+    solvers' state as it is (so it cannot drift into slow subnormal numbers), and where a
+    solver divides by the step (stochastic DDIM) the NaN it makes stays in that lane."""
     n = records["r0"].shape[0]
     if n == length:
         return records
