@@ -67,6 +67,8 @@ def _sandwich(a: Array, covs: Array) -> Array:
     directions they fuse into one elementwise pass, where reductions over tiny axes would
     become slow generic kernels."""
     n, m = a.shape  # a maps m coordinates to n (m != n where the state is augmented)
+    if n == m == 1:  # elementwise: lets XLA update the state in place
+        return a[0, 0] * a[0, 0] * covs
     if max(n, m) > _SMALL_STATE:
         return jnp.einsum("ij,sjk,lk->sil", a, covs, a)
     return _symmetric(lambda i, l: sum(a[i, j] * a[l, k] * covs[:, j, k]
@@ -76,6 +78,8 @@ def _sandwich(a: Array, covs: Array) -> Array:
 def _gram(b: Array) -> Array:
     """b b^T."""
     n, m = b.shape
+    if n == 1:
+        return jnp.sum(b * b, axis=1, keepdims=True)
     if max(n, m) > _SMALL_STATE:
         return b @ b.T
     return _symmetric(lambda i, l: sum(b[i, m] * b[l, m] for m in range(b.shape[1])), n)
@@ -135,7 +139,10 @@ def affine_step(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r0, r
 
     mean0 = aug_means[0]
     new_mean0, step_jvp = jax.linearize(step, mean0, zeros)
-    new_means = new_mean0 + jax.vmap(lambda dm: step_jvp(dm, zeros))(aug_means - mean0)
+    if aug_means.shape[0] == 1:  # the linearisation point is the only mean: no shift
+        new_means = new_mean0[None]
+    else:
+        new_means = new_mean0 + jax.vmap(lambda dm: step_jvp(dm, zeros))(aug_means - mean0)
     a = jax.vmap(lambda e: step_jvp(e, zeros), out_axes=1)(jnp.eye(mean0.shape[0]))
     new_covs = _sandwich(a, aug_covs)
     if n_noise:
