@@ -141,7 +141,7 @@ def bench_sweep(quick: bool) -> list[dict]:
         return [_hand_fused_curve(lam, v0, prior, *cols, first, last, eta, m_end)
                 for (_, eta), (cols, first, last, _) in packed.items()]
 
-    hand_seconds = _best_time(hand, 1)
+    hand_seconds = _best_time(hand, 2)
     label = f"{len(SWEEP_GRIDS)} grids x eta {{0,1}} x N=1..{n_max}, d={dim}, Euler, VP"
     results = [
         {"name": f"sweep in process, steady state: {label}", "baseline": "NumPy loop (same rows)",
