@@ -29,62 +29,17 @@ import numpy as np
 from jaxtyping import Array
 
 from sampling import GaussianTarget, make_solver
-from schedules import AbstractSchedule, validate_grid
+from schedules import GRIDS, AbstractSchedule, named_grid_map, validate_grid
 
 from ._exact_law import check_finite_law, exact_law_per_direction
 from ._spectra import check_spectrum
 
 GridMap = Callable[[Array], Array]
 
-# ---------------------------------------------------------------------------------------------
-# Continuous grid maps u -> t of the named grids of `schedules.GRIDS` (same formulas as the
-# builders in schedules/_grids.py, before pinning the end points; the tests check that
-# grid_map(name)(k/N) reproduces make_grid(name, N) at every point).
-
-
-def _noise_range(schedule: AbstractSchedule):
-    return schedule.noise_level(schedule.t_max), schedule.noise_level(schedule.t_min)
-
-
-def _uniform_map(schedule, rho):
-    return lambda u: schedule.t_max + u * (schedule.t_min - schedule.t_max)
-
-
-def _quadratic_map(schedule, rho):
-    return lambda u: schedule.t_min + (schedule.t_max - schedule.t_min) * (1 - u) ** 2
-
-
-def _edm_map(schedule, rho):
-    s_max, s_min = _noise_range(schedule)
-    inv = 1.0 / rho
-    return lambda u: schedule.t_from_noise_level((s_max**inv + u * (s_min**inv - s_max**inv)) ** rho)
-
-
-def _logsnr_map(schedule, rho):
-    lo, hi = schedule.log_snr(schedule.t_max), schedule.log_snr(schedule.t_min)
-    return lambda u: schedule.t_from_log_snr(lo + u * (hi - lo))
-
-
-def _geometric_map(schedule, rho):
-    if schedule.t_min <= 0:
-        raise ValueError(f"the geometric grid needs t_min > 0, got t_min={schedule.t_min!r}")
-    lo, hi = np.log(schedule.t_max), np.log(schedule.t_min)
-    return lambda u: jnp.exp(lo + u * (hi - lo))
-
-
-def _kl_optimal_map(schedule, rho):
-    s_max, s_min = _noise_range(schedule)
-    return lambda u: schedule.t_from_noise_level(
-        jnp.tan((1 - u) * jnp.arctan(s_max) + u * jnp.arctan(s_min)))
-
-
+# Continuous grid maps u -> t of the named grids of `schedules.GRIDS`: the builders' own maps
+# (`schedules.named_grid_map`), so grid_map(name)(k/N) is make_grid(name, N) at every point.
 GRID_MAPS: dict[str, Callable[[AbstractSchedule, float], GridMap]] = {
-    "uniform": _uniform_map,
-    "quadratic": _quadratic_map,
-    "edm": _edm_map,
-    "logsnr": _logsnr_map,
-    "geometric": _geometric_map,
-    "kl-optimal": _kl_optimal_map,
+    name: (lambda schedule, rho, name=name: named_grid_map(name, schedule, rho)) for name in GRIDS
 }
 
 

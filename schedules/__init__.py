@@ -14,6 +14,7 @@ from ._grids import kl_optimal_grid as kl_optimal_grid
 from ._grids import logsnr_grid as logsnr_grid
 from ._grids import make_grid as make_grid
 from ._grids import make_grids as make_grids
+from ._grids import named_grid_map as named_grid_map
 from ._grids import quadratic_grid as quadratic_grid
 from ._grids import uniform_grid as uniform_grid
 from ._grids import validate_grid as validate_grid

@@ -247,6 +247,13 @@ def _check_name(name: str, schedule: AbstractSchedule, rho) -> None:
         _check_geometric(schedule)
 
 
+def named_grid_map(name: str, schedule: AbstractSchedule, rho: float = 7.0) -> Callable[[Array], Array]:
+    """The continuous map u in [0, 1] -> t of a named grid (`GRIDS`), before its end points
+    are pinned: make_grid(name, schedule, N) is this map at u = k/N."""
+    _check_name(name, schedule, rho)
+    return lambda u: _MAPS[name](schedule, u, rho)
+
+
 def make_grid(name: str, schedule: AbstractSchedule, n_steps: int, *, rho: float = 7.0) -> Array:
     """Build the named grid (`GRIDS`) with N = n_steps steps; `rho` only affects `edm`."""
     _check_name(name, schedule, rho)
