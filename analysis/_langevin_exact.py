@@ -36,7 +36,7 @@ from sampling import (
     NewtonLangevin,
     PreconditionedULA,
 )
-from sampling._potential import check_positive_definite
+from sampling.targets._potential import check_positive_definite
 from schedules._errors import check_finite_scalar
 
 from ._distances import kl_gaussian, w2_gaussian

@@ -20,7 +20,7 @@ from jaxtyping import Array, ArrayLike
 
 from schedules import is_concrete
 
-from ._potential import check_positive_definite
+from ..targets._potential import check_positive_definite
 
 
 class AbstractMirrorMap(eqx.Module):

@@ -16,8 +16,8 @@ DDIM, eta = 1 DDIM's ancestral sampler (its eta_DDIM = 1, also SDE-DPM-Solver++1
 import jax.numpy as jnp
 from diffrax import RESULTS, AbstractItoSolver
 
-from ._reverse import reverse_parts
-from ._solver_base import AbstractReverseSolver
+from ..diffusion._reverse import reverse_parts
+from ._base import AbstractReverseSolver
 
 
 def _predictions(reverse, y, t):

@@ -29,11 +29,11 @@ from diffrax import (
     SpaceTimeLevyArea,
 )
 
+from ..diffusion._reverse import ReverseDiffusion
+from ._base import AbstractReverseSolver
 from ._ddim import DDIM, StochasticDDIM
 from ._dpm import DPMSolverPP2M
 from ._heun import Heun
-from ._reverse import ReverseDiffusion
-from ._solver_base import AbstractReverseSolver
 
 SOLVERS: dict[str, Callable[[], diffrax.AbstractSolver]] = {
     "euler": diffrax.Euler,

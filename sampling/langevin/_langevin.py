@@ -30,10 +30,10 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from schedules import AbstractSchedule, is_concrete
 
+from ..diffusion._sample import NonFiniteError
+from ..scores._score import AbstractScoreModel
+from ..targets._potential import AbstractPotential, check_positive_definite
 from ._mirror import AbstractMirrorMap
-from ._potential import AbstractPotential, check_positive_definite
-from ._sample import NonFiniteError
-from ._score import AbstractScoreModel
 
 
 class LangevinState(eqx.Module):

@@ -26,7 +26,7 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 from schedules import is_concrete
 from schedules._errors import check_finite_scalar
 
-from ._potential import ScoreTarget
+from ..targets._potential import ScoreTarget
 
 
 def _check_finite_array(name: str, value: Array) -> None:

@@ -11,7 +11,7 @@ from jaxtyping import Array, ArrayLike
 
 from schedules import AbstractSchedule, is_concrete
 
-from ._gaussian import GaussianTarget
+from ..targets._gaussian import GaussianTarget
 
 
 class AbstractScoreModel(eqx.Module):

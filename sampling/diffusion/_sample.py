@@ -9,9 +9,9 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
-from ._gaussian import GaussianLaw
+from ..solvers._registry import check_solver_use, levy_area_of, score_evaluations_per_step
+from ..targets._gaussian import GaussianLaw
 from ._reverse import ReverseDiffusion
-from ._solvers import check_solver_use, levy_area_of, score_evaluations_per_step
 
 
 class NonFiniteError(FloatingPointError):

@@ -24,7 +24,7 @@ from jaxtyping import Array, ArrayLike
 
 from schedules import AbstractSchedule, is_concrete
 
-from ._score import AbstractScoreModel
+from ..scores._score import AbstractScoreModel
 
 Eta = float | Callable[[Array], Array]
 

@@ -12,7 +12,7 @@ so the Itô and Stratonovich solutions coincide.
 import jax.tree_util as jtu
 from diffrax import RESULTS, AbstractStratonovichSolver
 
-from ._solver_base import AbstractReverseSolver
+from ._base import AbstractReverseSolver
 
 
 class Heun(AbstractReverseSolver, AbstractStratonovichSolver):

@@ -15,8 +15,8 @@ lambda_{-1} = lambda_0, i.e. h_{-1} = 0, which marks the first (first-order) ste
 import jax.numpy as jnp
 from diffrax import RESULTS
 
-from ._reverse import reverse_parts
-from ._solver_base import AbstractReverseSolver
+from ..diffusion._reverse import reverse_parts
+from ._base import AbstractReverseSolver
 
 
 class DPMSolverPP2M(AbstractReverseSolver):

@@ -8,11 +8,11 @@ from jaxtyping import Array, PRNGKeyArray
 
 from schedules import AbstractSchedule, make_grid, validate_grid
 
-from ._gaussian import GaussianLaw
+from ..scores._score import AbstractScoreModel
+from ..solvers._registry import make_solver
+from ..targets._gaussian import GaussianLaw
 from ._reverse import Eta, ReverseDiffusion
 from ._sample import Samples, sample
-from ._score import AbstractScoreModel
-from ._solvers import make_solver
 
 
 def sample_diffusion(key: PRNGKeyArray, score: AbstractScoreModel, schedule: AbstractSchedule,
