@@ -116,7 +116,8 @@ def augmented_start(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r
         return ravel_pytree((y0, state0))[0]
 
     aug_means = jax.vmap(to_aug)(means)
-    j0 = jax.jacfwd(to_aug)(means[0])
+    # The lift is affine: its Jacobian is the same at every point (zero when no mean is given).
+    j0 = jax.jacfwd(to_aug)(means[0] if means.shape[0] else jnp.zeros(d))
     return aug_means, _sandwich(j0, covs)
 
 
@@ -126,8 +127,12 @@ def affine_step(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r0, r
 
     The step is linearised once, at aug_means[0]: y+ = A y + b + B z, so mean_s ->
     step(mean_0) + A (mean_s - mean_0) and C_s -> A C_s A^T + B B^T. The stacks of means
-    and of covariances may differ in length (laws sharing a mean carry it once)."""
-    y_dim = unravel(aug_means[0])[0].shape[0]
+    and of covariances may differ in length (laws sharing a mean carry it once). An empty
+    stack of means says every mean is zero and the step linear (b = 0: a centred Gaussian
+    target, whose score is linear): the step is then linearised at 0 and only the
+    covariances are computed, one pass over the state fewer."""
+    n_aug = aug_covs.shape[-1]
+    y_dim = unravel(jnp.zeros(n_aug))[0].shape[0]
     levy_area = levy_area_of(solver)
     n_noise = _noise_size(reverse, solver, y_dim)
     zeros = jnp.zeros(n_noise)
@@ -137,9 +142,11 @@ def affine_step(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r0, r
         y1, state1 = solver_step(reverse, solver, r0, r1, y, state, _noise_path(levy_area, z, y_dim))
         return ravel_pytree((y1, state1))[0]
 
-    mean0 = aug_means[0]
+    mean0 = aug_means[0] if aug_means.shape[0] else jnp.zeros(n_aug)
     new_mean0, step_jvp = jax.linearize(step, mean0, zeros)
-    if aug_means.shape[0] == 1:  # the linearisation point is the only mean: no shift
+    if aug_means.shape[0] == 0:  # zero means stay zero; step(0) is never used (nor computed)
+        new_means = aug_means
+    elif aug_means.shape[0] == 1:  # the linearisation point is the only mean: no shift
         new_means = new_mean0[None]
     else:
         new_means = new_mean0 + jax.vmap(lambda dm: step_jvp(dm, zeros))(aug_means - mean0)

@@ -39,6 +39,7 @@ from sampling import (
     ReverseDiffusion,
     check_solver_use,
     make_solver,
+    min_steps,
     solver_name,
 )
 from schedules import AbstractSchedule, make_grids, validate_grid
@@ -167,7 +168,13 @@ class _Group(eqx.Module):
 
     @property
     def n_means(self) -> int:
-        return 1 if self.centred else 2
+        # Centred data: both starts have mean 0 and every step is linear, so no mean is carried;
+        # but a multistep solver's state holds time-like history (previous step sizes or
+        # noise levels) that the step is not linear in: its linearisation point (one mean,
+        # zero in y) must carry that history.
+        if not self.centred:
+            return 2
+        return 1 if min_steps(self.solver) > 1 else 0
 
 
 def _reverse(schedule, group: _Group, lam, mu, eta_record):
@@ -221,7 +228,7 @@ def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_rec
         def one(l, m):
             t0 = -r0
             alpha, sigma = schedule.alpha(t0), schedule.sigma(t0)
-            means = jnp.stack([alpha * m, jnp.zeros_like(m)][:group.n_means])[:, None]
+            means = jnp.stack([alpha * m, jnp.zeros_like(m)])[:group.n_means, None]
             covs = jnp.stack([alpha**2 * l + sigma**2, prior_variance])[:, None, None]
             return augmented_start(_reverse(schedule, group, l, m, eta), group.solver, r0, r1,
                                    means, covs)
@@ -237,7 +244,9 @@ def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_rec
 
     def metrics(l_chunk, m_chunk, w_chunk, lane_carry, t_end):
         means, covs = lane_carry
-        return _run_metrics(schedule, group, l_chunk, m_chunk, w_chunk, means[:, 0, 0], means[:, -1, 0],
+        mean_m, mean_p = ((means[:, 0, 0], means[:, -1, 0]) if group.n_means
+                          else (jnp.zeros_like(l_chunk), jnp.zeros_like(l_chunk)))
+        return _run_metrics(schedule, group, l_chunk, m_chunk, w_chunk, mean_m, mean_p,
                             covs[:, 0, 0, 0], covs[:, 1, 0, 0], t_end)
 
     def per_lane(flag, new, old):
