@@ -29,7 +29,7 @@ import numpy as np
 from jaxtyping import Array
 
 from sampling import GaussianTarget, make_solver
-from schedules import GRIDS, AbstractSchedule, named_grid_map, validate_grid
+from schedules import MAPPED_GRIDS, AbstractSchedule, named_grid_map, validate_grid
 
 from ._exact_law import check_finite_law, exact_law_per_direction
 from ._spectra import check_spectrum
@@ -39,7 +39,8 @@ GridMap = Callable[[Array], Array]
 # Continuous grid maps u -> t of the named grids of `schedules.GRIDS`: the builders' own maps
 # (`schedules.named_grid_map`), so grid_map(name)(k/N) is make_grid(name, N) at every point.
 GRID_MAPS: dict[str, Callable[[AbstractSchedule, float], GridMap]] = {
-    name: (lambda schedule, rho, name=name: named_grid_map(name, schedule, rho)) for name in GRIDS
+    name: (lambda schedule, rho, name=name: named_grid_map(name, schedule, rho))
+    for name in MAPPED_GRIDS  # the table-built grids have no continuous map
 }
 
 

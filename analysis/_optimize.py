@@ -17,6 +17,7 @@ jit boundary, so jax.grad reaches the grid times.
 """
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 
 import diffrax
@@ -32,6 +33,7 @@ from sampling import (
     ReverseDiffusion,
     check_solver_use,
     make_solver,
+    min_steps,
     reversed_times,
 )
 from schedules import GRIDS, AbstractSchedule, edm_grid, make_grid, validate_grid
@@ -90,17 +92,29 @@ def exact_w2sq(schedule: AbstractSchedule, eigenvalues, grid, *, solver="euler",
 def standard_errors(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, solver="euler",
                     eta=0.0, rho: float = 7.0) -> dict[str, float | None]:
     """Exact W2^2 of every standard grid (`schedules.GRIDS`) at N steps; None where a grid
-    does not apply (geometric with t_min = 0) or the sampler diverges on it."""
+    does not apply (its builder refuses this schedule or N, or its end points are not t_max
+    and t_min) or the sampler diverges on it."""
     out: dict[str, float | None] = {}
     for name in GRIDS:
         try:
-            out[name] = exact_w2sq(schedule, eigenvalues, make_grid(name, schedule, n_steps, rho=rho),
-                                   solver=solver, eta=eta)
-        except FloatingPointError:
+            with warnings.catch_warnings():
+                # A table grid clipped to this schedule's range warns; it is still compared.
+                warnings.simplefilter("ignore", UserWarning)
+                grid = make_grid(name, schedule, n_steps, rho=rho)
+        except ValueError:
+            # Not applicable here (geometric with t_min = 0; a discrete-timestep grid whose
+            # timesteps do not give N distinct steps): no entry to compare with.
             out[name] = None
-        except ValueError as err:
-            if "geometric grid needs" not in str(err):
-                raise
+            continue
+        ends = np.asarray(grid)[[0, -1]]
+        if not np.allclose(ends, [schedule.t_max, schedule.t_min], rtol=1e-9, atol=1e-12):
+            # A grid that stops short of [t_min, t_max] measures a different problem (a
+            # shorter path): it is not comparable.
+            out[name] = None
+            continue
+        try:
+            out[name] = exact_w2sq(schedule, eigenvalues, grid, solver=solver, eta=eta)
+        except FloatingPointError:
             out[name] = None
         if out[name] is not None and not np.isfinite(out[name]):
             out[name] = None
@@ -112,6 +126,18 @@ def _best_standard(standard: dict[str, float | None]) -> str:
     if not finite:
         raise FloatingPointError("the sampler diverges on every standard grid at this N")
     return min(finite, key=finite.get)
+
+
+def _best_mapped(standard: dict[str, float | None], schedule, rho: float):
+    """(name, map u -> t) of the best standard grid that has a continuous map (`grid_map`;
+    grids defined only on discrete timesteps have none), the start of a free-form search."""
+    finite = sorted((v, k) for k, v in standard.items() if v is not None)
+    for _, name in finite:
+        try:
+            return name, grid_map(name, schedule, rho)
+        except ValueError:
+            continue
+    raise FloatingPointError("the sampler diverges on every standard grid with a continuous map")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,15 +204,17 @@ def optimize_grid(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, solv
                              message="N = 1: the grid is its two end points, nothing to optimise",
                              parameters={"start": best_name,
                                          "eta": eta if not callable(eta) else None})
-    tau = grid_map(best_name, schedule, rho)
+    # The search starts from the best grid with a continuous map (the best overall may be
+    # defined on discrete timesteps only); the result is then compared with the best overall.
+    mapped_name, tau = _best_mapped(standard, schedule, rho)
     value = exact_w2sq_function(schedule, lam, solver, eta)
-    theta, start_name = jnp.zeros(n_steps), best_name
+    theta, start_name = jnp.zeros(n_steps), mapped_name
     if not callable(eta):
         # For a sign-definite integrand (e.g. the PF-ODE on EDM) the first-order optimal
         # density is a better start than any standard grid; use it when it is.
         try:
             candidate = spectrum_density_grid(schedule, lam, n_steps, eta=eta)
-            if exact_w2sq(schedule, lam, candidate, solver=solver, eta=eta) < standard[best_name]:
+            if exact_w2sq(schedule, lam, candidate, solver=solver, eta=eta) < standard[mapped_name]:
                 theta, start_name = _theta_of_grid(tau, candidate), "sqrt-w fixed point"
         except (ValueError, FloatingPointError):
             pass
@@ -217,9 +245,10 @@ def optimize_grid(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, solv
         message = (f"not converged after {iterations} iterations; returning the best grid seen")
     grid = np.asarray(_softmax_grid(tau, schedule, best_theta))
     w2 = exact_w2sq(schedule, lam, grid, solver=solver, eta=eta)
-    if w2 > standard[best_name]:  # round-off only: theta = 0 is the standard grid itself
+    if w2 > standard[best_name]:  # theta = 0 is the start grid; only an unmapped grid can win
         grid = np.asarray(make_grid(best_name, schedule, n_steps, rho=rho))
         w2 = standard[best_name]
+        message += f"; the standard grid {best_name} is better and is returned"
     return OptimizedGrid(family="free", steps=n_steps, grid=grid.tolist(), w2sq=w2,
                          standard=standard, best_standard=best_name, converged=converged,
                          iterations=k, message=message,
@@ -330,6 +359,209 @@ def optimize_eta(schedule: AbstractSchedule, eigenvalues, n_steps: int, *, grid=
         parameters={"eta": best_eta, "grid": grid if isinstance(grid, str) else "user",
                     "eta_t": {"form": "exp(a + b s + c s^2), s = normalised log noise level",
                               "params": [float(x) for x in params], "w2sq": w2_t}})
+
+
+# ---------------------------------------------------------------------------------------------
+# How tuned is an optimum? Neighbouring step counts, perturbed spectra, robust optimisation.
+#
+# An optimised grid can win by a tuned cancellation: the errors of different directions (or of
+# different steps) cancel at exactly this N and this spectrum, and the cancellation breaks as
+# soon as either changes. The report below measures the gain where it was not tuned.
+
+
+def perturbed_spectra(eigenvalues) -> dict[str, np.ndarray]:
+    """Three perturbations of a spectrum (each named by what it does):
+
+    - "truncated": the largest half of the eigenvalues only (the small directions dropped);
+    - "extended": twice as many eigenvalues, the sorted spectrum continued by the straight
+      line through log(lambda) against log(rank) fitted on its smaller half (power:A:D gives
+      exactly power:A:2D);
+    - "resampled": a bootstrap resample of the eigenvalues (same size, drawn with replacement
+      with a fixed NumPy seed 0), i.e. another spectrum with the same empirical distribution.
+    """
+    lam = np.sort(check_spectrum(eigenvalues, "eigenvalues"))[::-1]
+    d = lam.size
+    out = {"truncated": lam[: max(1, d // 2)]}
+    tail = np.arange(d // 2, d)  # 0-based ranks of the smaller half
+    if tail.size >= 2:
+        slope, intercept = np.polyfit(np.log(tail + 1.0), np.log(lam[tail]), 1)
+    else:  # too few points for a line: continue flat
+        slope, intercept = 0.0, float(np.log(lam[-1]))
+    more = np.exp(intercept + slope * np.log(np.arange(d + 1, 2 * d + 1.0)))
+    out["extended"] = np.concatenate([lam, np.minimum(more, lam[-1])])
+    out["resampled"] = np.random.default_rng(0).choice(lam, size=d, replace=True)
+    return out
+
+
+def resample_grid(schedule: AbstractSchedule, grid, n_steps: int) -> np.ndarray:
+    """The same grid map at another N: t(u) piecewise linear through the points (k/N, t_k),
+    read at u = j/N' (N' = 2N inserts midpoints; N' = N/2, N even, keeps every other point)."""
+    grid = np.asarray(grid, float)
+    u = np.linspace(0.0, 1.0, grid.size)
+    t = np.interp(np.linspace(0.0, 1.0, int(n_steps) + 1), u, grid)
+    t[0], t[-1] = grid[0], grid[-1]
+    return np.asarray(validate_grid(schedule, t))
+
+
+def _w2sq_or_inf(schedule, lam, grid, solver, eta) -> float:
+    try:
+        v = exact_w2sq(schedule, lam, grid, solver=solver, eta=eta)
+    except FloatingPointError:
+        return np.inf
+    return v if np.isfinite(v) else np.inf
+
+
+def _case_grid(result: OptimizedGrid, schedule, n_steps: int, rho: float):
+    if result.steps == n_steps:
+        return np.asarray(result.grid)
+    if result.family.startswith("edm-rho"):
+        return np.asarray(edm_grid(schedule, n_steps, result.parameters["rho"]))
+    if result.family.startswith("eta") and isinstance(result.parameters.get("grid"), str):
+        return np.asarray(make_grid(result.parameters["grid"], schedule, n_steps, rho=rho))
+    return resample_grid(schedule, result.grid, n_steps)
+
+
+def robustness_report(schedule: AbstractSchedule, eigenvalues, result: OptimizedGrid, *,
+                      solver="euler", eta=0.0, rho: float = 7.0) -> list[dict]:
+    """How the optimum of `result` does where it was not tuned: at N/2 and 2N (same spectrum)
+    and at N on each `perturbed_spectra`. One dict per case: `case`, `steps`, `spectrum`
+    (which perturbation), `w2sq` (the optimum carried over), `baseline` and `baseline_w2sq`,
+    `gain` = baseline_w2sq / w2sq (> 1: still better). Grid families (free, edm-rho) are
+    compared with the best standard grid of that case (same eta), the free grid carried to
+    another N by `resample_grid`; the eta family with the better of eta = 0 and eta = 1 on
+    the same named grid (constant eta; the eta(t) fit is a row of its own)."""
+    lam = check_spectrum(eigenvalues, "eigenvalues")
+    solver = _solver(solver)
+    n = result.steps
+    cases = [("N", n, "as optimised", lam)]
+    cases += [(f"N/2 = {n // 2}", n // 2, "as optimised", lam)] if n // 2 >= max(1, min_steps(solver)) else []
+    cases += [(f"2N = {2 * n}", 2 * n, "as optimised", lam)]
+    cases += [(f"spectrum {k}", n, k, v) for k, v in perturbed_spectra(lam).items()]
+    rows = []
+    is_eta = result.family.startswith("eta")
+    for case, steps, spectrum, lam_case in cases:
+        grid = _case_grid(result, schedule, steps, rho)
+        etas = [("eta", result.parameters["eta"])] if is_eta else [("grid", eta)]
+        if is_eta and result.parameters.get("eta_t"):
+            etas.append(("eta(t)", eta_function(schedule, result.parameters["eta_t"]["params"])))
+        if is_eta:
+            base = {f"eta = {e:g}": _w2sq_or_inf(schedule, lam_case, grid, solver, e) for e in (0.0, 1.0)}
+        else:
+            std = standard_errors(schedule, lam_case, steps, solver=solver, eta=eta, rho=rho)
+            base = {k: (np.inf if v is None else v) for k, v in std.items()}
+        name = min(base, key=base.get)
+        for what, e in etas:
+            w2 = _w2sq_or_inf(schedule, lam_case, grid, solver, e)
+            rows.append({"case": case, "optimised": what, "steps": steps, "spectrum": spectrum,
+                         "dim": int(np.size(lam_case)), "w2sq": None if np.isinf(w2) else w2,
+                         "baseline": name,
+                         "baseline_w2sq": None if np.isinf(base[name]) else base[name],
+                         "gain": (None if np.isinf(w2) or np.isinf(base[name]) else base[name] / w2)})
+    return rows
+
+
+AGGREGATES = ("mean", "worst")
+
+
+def _aggregate(values, how: str):
+    """mean: the mean of log W2^2 over the set (the geometric mean of the errors); worst: the
+    largest log W2^2."""
+    return jnp.mean(values) if how == "mean" else jnp.max(values)
+
+
+def optimize_robust(schedule: AbstractSchedule, spectra, steps, *, family: str = "edm-rho",
+                    aggregate: str = "mean", solver="euler", eta=0.0, grid: str = "edm",
+                    rho: float = 7.0, iterations: int = 300, learning_rate: float = 0.05,
+                    bounds=None) -> OptimizedGrid:
+    """One grid (or rho, or eta) for a set of step counts x spectra: minimises the mean
+    (`aggregate="mean"`, i.e. the geometric mean of the W2^2) or the largest ("worst") of
+    log W2^2 over every (N, spectrum) of the set. Families: "edm-rho" and "eta" (constant eta
+    on the named `grid`) take any set (their parameter does not depend on N); "free" takes one
+    N (a free grid has N points) and a set of spectra, by Adam on the softmax parameters as in
+    `optimize_grid`. The result's `steps` and `w2sq` are those of the first N and spectrum;
+    `parameters["set"]` lists every member's W2^2."""
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"unknown aggregate {aggregate!r}; allowed: {', '.join(AGGREGATES)}")
+    spectra = [check_spectrum(v, "eigenvalues") for v in spectra]
+    steps = [int(n) for n in steps]
+    if not spectra or not steps or any(n < 1 for n in steps):
+        raise ValueError(f"give at least one spectrum and step counts >= 1, got steps {steps}")
+    solver = _solver(solver)
+    members = [(n, k) for n in steps for k in range(len(spectra))]
+
+    def set_values(grid_of_n, eta_of=lambda: eta):
+        return [_w2sq_or_inf(schedule, spectra[k], grid_of_n(n), solver, eta_of()) for n, k in members]
+
+    if family in ("edm-rho", "eta"):
+        lo, hi = bounds or ((0.5, 60.0) if family == "edm-rho" else (0.0, 3.0))
+        fns = [jax.jit(exact_w2sq_function(schedule, spectra[k], solver, eta)) for k in range(len(spectra))]
+        grids = {n: make_grid(grid, schedule, n, rho=rho) for n in steps} if family == "eta" else {}
+
+        def f(x):
+            vals = []
+            for n, k in members:
+                v = (float(fns[k](edm_grid(schedule, n, float(np.exp(x))))) if family == "edm-rho"
+                     else float(fns[k](grids[n], jnp.asarray(x, float))))
+                if not (np.isfinite(v) and v > 0):
+                    return np.inf
+                vals.append(np.log(v))
+            return float(_aggregate(np.asarray(vals), aggregate))
+
+        scan = (np.linspace(np.log(lo), np.log(hi), 25) if family == "edm-rho"
+                else np.linspace(lo, hi, 31))
+        best, index, res = _scan_then_brent(f, scan, xatol=1e-6,
+                                            diverged="the sampler diverges everywhere in the range")
+        value = float(np.exp(best)) if family == "edm-rho" else float(best)
+        if family == "edm-rho":
+            per = set_values(lambda n: edm_grid(schedule, n, value))
+            params = {"rho": value, "eta": eta}
+            out_grid = np.asarray(edm_grid(schedule, steps[0], value))
+        else:
+            per = set_values(lambda n: grids[n], lambda: value)
+            params = {"eta": value, "grid": grid}
+            out_grid = np.asarray(grids[steps[0]])
+        converged = bool(res.success) and index not in (0, scan.size - 1)
+        message = f"robust {family}: {aggregate} of log W2^2 over {len(members)} cases"
+        iters = int(scan.size + res.nfev)
+    elif family == "free":
+        if len(steps) != 1:
+            raise ValueError(f"a free-form grid has one N; robust over step counts {steps} needs "
+                             f"--family edm-rho or eta")
+        n = steps[0]
+        std = standard_errors(schedule, spectra[0], n, solver=solver, eta=eta, rho=rho)
+        start_name, tau = _best_mapped(std, schedule, rho)
+        fns = [exact_w2sq_function(schedule, lam, solver, eta) for lam in spectra]
+        loss = lambda theta: _aggregate(jnp.log(jnp.stack(
+            [fn(_softmax_grid(tau, schedule, theta)) for fn in fns])), aggregate)
+        loss_and_grad = jax.jit(jax.value_and_grad(loss))
+        opt = optax.adam(learning_rate)
+        theta = jnp.zeros(n)
+        state, best_theta, best, iters = opt.init(theta), theta, np.inf, 0
+        for iters in range(1, iterations + 1):  # noqa: B007 (the count is reported)
+            f_val, g = loss_and_grad(theta)
+            if not (np.isfinite(float(f_val)) and bool(jnp.all(jnp.isfinite(g)))):
+                break
+            if float(f_val) < best:
+                best, best_theta = float(f_val), theta
+            updates, state = opt.update(g, state)
+            theta = optax.apply_updates(theta, updates)
+        out_grid = np.asarray(_softmax_grid(tau, schedule, best_theta))
+        per = set_values(lambda _: out_grid)
+        params = {"start": start_name, "eta": eta if not callable(eta) else None}
+        converged = False
+        message = (f"robust free grid: {aggregate} of log W2^2 over {len(members)} spectra, "
+                   f"{iters} Adam iterations (best point kept; no stopping test)")
+    else:
+        raise ValueError(f"unknown family {family!r}; allowed: free, edm-rho, eta")
+    params.update(aggregate=aggregate, set=[
+        {"steps": n, "spectrum": k, "w2sq": None if np.isinf(v) else v}
+        for (n, k), v in zip(members, per, strict=True)])
+    standard = standard_errors(schedule, spectra[0], steps[0], solver=solver,
+                               eta=params["eta"] if family == "eta" else eta, rho=rho)
+    return OptimizedGrid(family=f"{family} (robust)", steps=steps[0], grid=out_grid.tolist(),
+                         w2sq=per[0], standard=standard, best_standard=_best_standard(standard),
+                         converged=converged, iterations=iters, message=message,
+                         parameters=params)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec as P
 
 from sampling import (
     GaussianLaw,
@@ -39,7 +40,6 @@ from sampling import (
     ReverseDiffusion,
     check_solver_use,
     make_solver,
-    min_steps,
     solver_name,
 )
 from schedules import AbstractSchedule, make_grids, validate_grid
@@ -56,12 +56,17 @@ _BLOCK = 1024
 # Directions per chunk: a power of two at most this wide (wider chunks leave the cache
 # and run slower), fewer when the memory budget says so.
 _MAX_CHUNK = 2**11
-# Lanes per compiled call: enough that the lanes' state (lanes x chunk directions, two
+# Lanes per compiled call (per device): enough that the lanes' state (lanes x chunk directions, two
 # augmented laws each) fills ~_KERNEL_BYTES, so that the fixed cost of each small kernel
 # of a step is shared by that much work while the state stays in cache.
 _KERNEL_BYTES = 2**19
 _MAX_LANES = 64
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
+# The mesh axis a sweep's lanes are split over.
+_LANE_AXIS = "lanes"
+# Lane groups a sweep is cut into at least (when it has the runs): covers the cores or
+# devices of one host.
+_PARALLEL_SLOTS = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +91,8 @@ class Sweep:
 
     `programs` counts the distinct compiled blocks the sweep ran (one per solver, kind of
     eta and chunk width), `compiled` those it had to compile (the rest were
-    compiled by an earlier call in this process); `chunk` is the widest chunk of directions."""
+    compiled by an earlier call in this process); `chunk` is the widest chunk of directions;
+    `devices` how many devices its lanes were split over."""
 
     rows: list[SweepRow]
     start: str
@@ -94,6 +100,7 @@ class Sweep:
     programs: int
     compiled: int
     chunk: int
+    devices: int = 1
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -156,8 +163,7 @@ def _pow2_at_most(n: int) -> int:
 class _Group(eqx.Module):
     """What a compiled block is specialised on: the solver, the kind of eta ("ode" for
     eta = 0, "sde" for a number > 0 read from the records, or a function eta(t)), and
-    whether the data are centred. For centred data both starts have mean 0 and the same
-    affine steps keep it so: one mean is carried (the linearisation point), not two."""
+    whether the data are centred (see `_n_means`)."""
 
     solver: diffrax.AbstractSolver
     eta_kind: str = eqx.field(static=True)
@@ -166,15 +172,15 @@ class _Group(eqx.Module):
     reference: str = eqx.field(static=True)
     centred: bool = eqx.field(static=True)
 
-    @property
-    def n_means(self) -> int:
-        # Centred data: both starts have mean 0 and every step is linear, so no mean is carried;
-        # but a multistep solver's state holds time-like history (previous step sizes or
-        # noise levels) that the step is not linear in: its linearisation point (one mean,
-        # zero in y) must carry that history.
-        if not self.centred:
-            return 2
-        return 1 if min_steps(self.solver) > 1 else 0
+
+def _n_means(group: _Group, state_size: int) -> int:
+    """Means carried per direction: one per start; none for centred data with a solver that
+    keeps no state (both starts have mean 0 and every step is linear, so they stay 0); one,
+    the linearisation point, for centred data with a stateful solver, whose state may hold
+    time-like history (previous step sizes, noise levels) that the step is not linear in."""
+    if not group.centred:
+        return 2
+    return 0 if state_size == 1 else 1
 
 
 def _reverse(schedule, group: _Group, lam, mu, eta_record):
@@ -210,8 +216,7 @@ def _run_metrics(schedule, group: _Group, lam, mu, weight, mean_m, mean_p, var_m
     return jnp.sum(per_direction * weight, axis=1)
 
 
-@eqx.filter_jit
-def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_records):
+def _block_body(group: _Group, schedule, lam, mu, weight, carry, records, n_records):
     """Run one block of step records on L lanes side by side (see the module doc).
 
     Lane j holds a chunk of directions (`lam`, `mu`, `weight`: (L, W)) and its own
@@ -221,14 +226,15 @@ def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_rec
     chunk (both behind a `lax.cond` on any lane, so they cost nothing elsewhere). Returns
     the carry and the (S, L, METRICS) sums (zero where no run ends)."""
     prior_variance = schedule.prior_variance()
-    unravel, _ = augmented_unravel(_reverse(schedule, group, lam[0, 0], mu[0, 0], records["eta"][0, 0]),
-                                   group.solver, 1)
+    unravel, state_size = augmented_unravel(
+        _reverse(schedule, group, lam[0, 0], mu[0, 0], records["eta"][0, 0]), group.solver, 1)
+    n_means = _n_means(group, state_size)
 
     def start(l_chunk, m_chunk, r0, r1, eta):
         def one(l, m):
             t0 = -r0
             alpha, sigma = schedule.alpha(t0), schedule.sigma(t0)
-            means = jnp.stack([alpha * m, jnp.zeros_like(m)])[:group.n_means, None]
+            means = jnp.stack([alpha * m, jnp.zeros_like(m)])[:n_means, None]
             covs = jnp.stack([alpha**2 * l + sigma**2, prior_variance])[:, None, None]
             return augmented_start(_reverse(schedule, group, l, m, eta), group.solver, r0, r1,
                                    means, covs)
@@ -244,7 +250,7 @@ def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_rec
 
     def metrics(l_chunk, m_chunk, w_chunk, lane_carry, t_end):
         means, covs = lane_carry
-        mean_m, mean_p = ((means[:, 0, 0], means[:, -1, 0]) if group.n_means
+        mean_m, mean_p = ((means[:, 0, 0], means[:, -1, 0]) if n_means
                           else (jnp.zeros_like(l_chunk), jnp.zeros_like(l_chunk)))
         return _run_metrics(schedule, group, l_chunk, m_chunk, w_chunk, mean_m, mean_p,
                             covs[:, 0, 0, 0], covs[:, 1, 0, 0], t_end)
@@ -273,6 +279,27 @@ def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_rec
     # length, not the block's, and the block's shape never changes.
     sums = jnp.zeros(records["r0"].shape + (len(METRICS),))
     return jax.lax.fori_loop(0, n_records, body, (carry, sums))
+
+
+@eqx.filter_jit
+def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_records):
+    """One block on one device."""
+    return _block_body(group, schedule, lam, mu, weight, carry, records, n_records)
+
+
+@eqx.filter_jit
+def _sharded_sweep_block(group: _Group, schedule, mesh, lam, mu, weight, carry, records, n_records):
+    """One block with its lanes split over the devices of a 1-D mesh (`jax.shard_map`).
+
+    Lanes never interact, so each device runs the single-device block on its own lanes,
+    with its own `lax.cond` decisions: no collective inside the loop, and every lane's
+    numbers come from the same per-device program whatever the number of devices."""
+    lanes, per_record = P(_LANE_AXIS), P(None, _LANE_AXIS)
+    run = jax.shard_map(
+        lambda l, m, w, c, r: _block_body(group, schedule, l, m, w, c, r, n_records),
+        mesh=mesh, in_specs=(lanes, lanes, lanes, lanes, per_record), out_specs=(lanes, per_record),
+        check_vma=False)
+    return run(lam, mu, weight, carry, records)
 
 
 @dataclasses.dataclass
@@ -320,7 +347,8 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
                 grids: Sequence[str | Callable] = ("edm",), etas: Sequence = (0.0,),
                 solvers: Sequence[str | diffrax.AbstractSolver] = ("euler",), rho: float = 7.0,
                 start: str = "marginal", reference: str = "tmin",
-                memory_budget: int = DEFAULT_MEMORY_BUDGET, progress: bool = False) -> Sweep:
+                memory_budget: int = DEFAULT_MEMORY_BUDGET, progress: bool = False,
+                devices: int | Sequence[jax.Device] | None = None) -> Sweep:
     """Exact errors of every sampler (grid, eta, solver) in the sweep at every N in `steps`.
 
     Each row is what `error_curve` reports for that sampler and N: W2^2, KL(output ||
@@ -333,6 +361,11 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
     (bytes) bounds the working state of one chunk of directions; `progress` shows a
     progress bar on stderr.
 
+    `devices` (default: all local devices; a count takes the first ones; or a list) are
+    the devices the sweep's lanes are split over, with `jax.shard_map` on a 1-D mesh. Each
+    lane is computed by the same per-device program whatever the number of devices, so the
+    rows do not depend on it (bit for bit in our tests, 1 vs 8 host devices).
+
     Raises ValueError for a bad setting (naming it) and FloatingPointError, naming the
     row, if a sampler's law is not finite.
     """
@@ -343,6 +376,7 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
     if int(memory_budget) < 1:
         raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
     steps = check_steps(steps)
+    mesh = _lane_mesh(devices)
     grids, etas, solvers = list(grids), list(etas), list(solvers)
     for what, values in (("grids", grids), ("etas", etas), ("solvers", solvers)):
         if not values:
@@ -377,17 +411,19 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
                     group[1].append(_Run(len(labels), grid, 0.0 if callable(eta) else float(eta)))
                     labels.append((_grid_label(g), _eta_label(eta), solver_name(solver), n))
 
-    plans = [_plan(group, runs, schedule, lam.shape[0], int(memory_budget))
+    shards = 1 if mesh is None else mesh.size
+    plans = [_plan(group, runs, schedule, lam.shape[0], int(memory_budget), shards)
              for group, runs in groups.values()]
     work = [(plan, tasks) for plan in plans for tasks in plan.lane_groups()]
     compiled_before = compiled_sweep_blocks()
     bar = _progress_bar(sum(-(-plan.length(tasks) // _BLOCK) for plan, tasks in work), progress)
 
     # Lane groups are independent: compiled calls release the GIL, so a thread per core
-    # runs them side by side. Their sums are added in a fixed order, whatever finishes first.
+    # runs them side by side (fewer when each call already spans several devices). Their
+    # sums are added in a fixed order, whatever finishes first.
     sums = np.zeros((len(labels), len(METRICS)))
-    with ThreadPoolExecutor(max_workers=_threads()) as pool:
-        outputs = pool.map(lambda item: _run_lanes(*item, schedule, lam, mu, bar), work)
+    with ThreadPoolExecutor(max_workers=_workers(shards)) as pool:
+        outputs = pool.map(lambda item: _run_lanes(*item, schedule, lam, mu, bar, mesh), work)
         for (plan, tasks), out in zip(work, outputs, strict=True):
             for lane, (seq, _) in enumerate(tasks):
                 if seq >= 0:
@@ -404,14 +440,36 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
     programs = {(id(p.group.solver), p.group.eta_kind, id(p.group.eta_function), p.width, p.lanes)
                 for p in plans}
     return Sweep(rows, start, reference, len(programs), compiled_sweep_blocks() - compiled_before,
-                 max(p.width for p in plans))
+                 max(p.width for p in plans), shards)
+
+
+def _lane_mesh(devices) -> jax.sharding.Mesh | None:
+    """The 1-D mesh of the devices a sweep runs on (None for a single device)."""
+    available = jax.local_devices()
+    if devices is None:
+        chosen = available
+    elif isinstance(devices, int | np.integer) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            raise ValueError(f"devices must be between 1 and the {len(available)} local device(s), "
+                             f"got {devices}")
+        chosen = available[:int(devices)]
+    else:
+        chosen = list(devices)
+        if not chosen or not all(isinstance(d, jax.Device) for d in chosen):
+            raise ValueError(f"devices must be a count or a non-empty list of jax devices, got {devices!r}")
+    return None if len(chosen) == 1 else jax.sharding.Mesh(np.array(chosen), (_LANE_AXIS,))
+
+
+def _workers(shards: int) -> int:
+    return max(1, _threads() // shards)
 
 
 @dataclasses.dataclass
 class _Plan:
     """How one group's runs are laid out: `sequences` of runs (their records, the record
     where each run ends, the rows they fill), chunks of `width` directions, `lanes` tasks
-    (a sequence on a chunk) per compiled call, `state_size` = n of the augmented state."""
+    (a sequence on a chunk) per device in a compiled call, split over `shards` devices,
+    `state_size` = n of the augmented state."""
 
     group: _Group
     records: list[dict[str, np.ndarray]]
@@ -421,20 +479,23 @@ class _Plan:
     width: int
     lanes: int
     state_size: int
+    shards: int = 1
 
     def lane_groups(self) -> list[list[tuple[int, int]]]:
-        """Tasks (sequence, first direction) in groups of `lanes`; the last group is filled
-        with copies of its first task marked -1 (computed, never read)."""
+        """Tasks (sequence, first direction) in groups of `lanes` x `shards`; the last group
+        is filled with copies of its first task marked -1 (computed, never read)."""
+        per_call = self.lanes * self.shards
         tasks = [(s, lo) for lo in range(0, self.d, self.width) for s in range(len(self.records))]
-        out = [tasks[i:i + self.lanes] for i in range(0, len(tasks), self.lanes)]
-        out[-1] = out[-1] + [(-1, out[-1][0][1])] * (self.lanes - len(out[-1]))
+        out = [tasks[i:i + per_call] for i in range(0, len(tasks), per_call)]
+        out[-1] = out[-1] + [(-1, out[-1][0][1])] * (per_call - len(out[-1]))
         return out
 
     def length(self, tasks) -> int:
         return max(self.records[s]["r0"].shape[0] for s, _ in tasks if s >= 0)
 
 
-def _plan(group: _Group, runs: list["_Run"], schedule, d: int, memory_budget: int) -> _Plan:
+def _plan(group: _Group, runs: list["_Run"], schedule, d: int, memory_budget: int,
+          shards: int = 1) -> _Plan:
     """Chunk width and lanes from the memory budget (shared by the threads), and the runs
     split into balanced sequences so that every lane and every thread has work."""
     _, n = augmented_unravel(_reverse(schedule, group, jnp.ones(()), jnp.zeros(()), jnp.ones(())),
@@ -451,11 +512,15 @@ def _plan(group: _Group, runs: list["_Run"], schedule, d: int, memory_budget: in
     # another size reuses the compiled block; spare lanes repeat a task and are not read.
     lanes = min(_MAX_LANES, _pow2_at_most(max(1, _KERNEL_BYTES // (state_bytes * width))),
                 _pow2_at_most(max(1, fits // width)))
-    n_sequences = min(len(runs), -(-_threads() * lanes // n_chunks))
+    # Enough sequences to fill _PARALLEL_SLOTS x lanes lanes. A fixed number, not the
+    # machine's core or device count: which lane position a run lands in can change its
+    # last bits (XLA's vector and remainder loops round transcendentals differently), so
+    # the packing must not depend on where the sweep runs.
+    n_sequences = min(len(runs), -(-_PARALLEL_SLOTS * lanes // n_chunks))
     sequences = _balanced(runs, n_sequences)
     built = [_records(seq, group.eta_kind) for seq in sequences]
     return _Plan(group, [b[0] for b in built], [b[1] for b in built],
-                 [np.array([run.row for run in seq]) for seq in sequences], d, width, lanes, n)
+                 [np.array([run.row for run in seq]) for seq in sequences], d, width, lanes, n, shards)
 
 
 def _balanced(runs: list["_Run"], n: int) -> list[list["_Run"]]:
@@ -469,7 +534,7 @@ def _balanced(runs: list["_Run"], n: int) -> list[list["_Run"]]:
     return [seq for seq in out if seq]
 
 
-def _run_lanes(plan: _Plan, tasks, schedule, lam, mu, bar) -> np.ndarray:
+def _run_lanes(plan: _Plan, tasks, schedule, lam, mu, bar, mesh=None) -> np.ndarray:
     """Run one lane group through its records: (records, lanes, METRICS) sums."""
     length = plan.length(tasks)
     padded = -(-length // _BLOCK) * _BLOCK
@@ -477,14 +542,18 @@ def _run_lanes(plan: _Plan, tasks, schedule, lam, mu, bar) -> np.ndarray:
     lam_l, mu_l, weight_l = (jnp.stack([c[i] for c in chunks]) for i in range(3))
     lane_records = [_pad_records(plan.records[max(seq, 0)], padded) for seq, _ in tasks]
     records = {k: np.stack([r[k] for r in lane_records], axis=1) for k in lane_records[0]}
-    n, lanes = plan.state_size, plan.lanes
-    carry = (jnp.zeros((lanes, plan.width, plan.group.n_means, n)),
+    n, lanes = plan.state_size, plan.lanes * plan.shards
+    carry = (jnp.zeros((lanes, plan.width, _n_means(plan.group, n), n)),
              jnp.zeros((lanes, plan.width, 2, n, n)))
     out = []
     for b0 in range(0, length, _BLOCK):
         part = {k: jnp.asarray(v[b0:b0 + _BLOCK]) for k, v in records.items()}
-        carry, sums = _sweep_block(plan.group, schedule, lam_l, mu_l, weight_l, carry, part,
-                                   jnp.asarray(min(_BLOCK, length - b0)))
+        count = jnp.asarray(min(_BLOCK, length - b0))
+        if mesh is None:
+            carry, sums = _sweep_block(plan.group, schedule, lam_l, mu_l, weight_l, carry, part, count)
+        else:
+            carry, sums = _sharded_sweep_block(plan.group, schedule, mesh, lam_l, mu_l, weight_l, carry,
+                                               part, count)
         out.append(sums)
         bar.update(1)
     return np.asarray(jnp.concatenate(out))
@@ -520,4 +589,4 @@ def _progress_bar(total: int, show: bool):
 
 def compiled_sweep_blocks() -> int:
     """How many sweep blocks have been compiled in this process (for tests and benchmarks)."""
-    return _sweep_block._cached._cache_size()
+    return _sweep_block._cached._cache_size() + _sharded_sweep_block._cached._cache_size()

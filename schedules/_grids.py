@@ -94,6 +94,11 @@ _MAPS: dict[str, GridMap] = {
     "geometric": _geometric_map,
     "kl-optimal": _kl_optimal_map,
 }
+# Grids that read `rho` (the rest ignore it); `_practitioner_grids` adds its own.
+_RHO_GRIDS = {"edm"}
+# Grids built from a table or from integer timesteps (not a map u -> t; `_practitioner_grids`):
+# name -> builder(schedule, n_steps, rho) returning a validated decreasing float64 array.
+_TABLE_GRIDS: dict[str, Callable[..., np.ndarray]] = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,7 +246,7 @@ GRIDS: dict[str, GridBuilder] = {
 def _check_name(name: str, schedule: AbstractSchedule, rho) -> None:
     if name not in GRIDS:
         raise ValueError(f"unknown grid {name!r}; allowed: {', '.join(GRIDS)}")
-    if name == "edm":
+    if name in _RHO_GRIDS:
         _check_rho(rho)
     if name == "geometric":
         _check_geometric(schedule)
@@ -251,14 +256,20 @@ def named_grid_map(name: str, schedule: AbstractSchedule, rho: float = 7.0) -> C
     """The continuous map u in [0, 1] -> t of a named grid (`GRIDS`), before its end points
     are pinned: make_grid(name, schedule, N) is this map at u = k/N."""
     _check_name(name, schedule, rho)
+    if name in _TABLE_GRIDS:
+        raise ValueError(f"grid {name!r} is built from a table or from integer timesteps and has "
+                         f"no continuous map u -> t; grids with one: {', '.join(_MAPS)}")
     return lambda u: _MAPS[name](schedule, u, rho)
 
 
 def make_grid(name: str, schedule: AbstractSchedule, n_steps: int, *, rho: float = 7.0) -> Array:
-    """Build the named grid (`GRIDS`) with N = n_steps steps; `rho` only affects `edm`."""
+    """Build the named grid (`GRIDS`) with N = n_steps steps; `rho` only affects `edm` and
+    `karras`."""
     _check_name(name, schedule, rho)
     n_steps = _check_steps(n_steps)
-    return _build(name, schedule, n_steps, rho if name == "edm" else 7.0)
+    if name in _TABLE_GRIDS:
+        return _to_device(_TABLE_GRIDS[name](schedule, n_steps, rho))
+    return _build(name, schedule, n_steps, rho if name in _RHO_GRIDS else 7.0)
 
 
 def make_grids(name: str, schedule: AbstractSchedule, steps: Sequence[int], *,
@@ -276,8 +287,10 @@ def make_grids(name: str, schedule: AbstractSchedule, steps: Sequence[int], *,
     if not _all_concrete(schedule, rho):
         raise ValueError("make_grids returns NumPy arrays and needs a concrete schedule and "
                          "rho; call make_grid inside jit")
+    if name in _TABLE_GRIDS:
+        return [np.array(_TABLE_GRIDS[name](schedule, n, rho)) for n in steps]
     schedule = _traceable(schedule)
-    rho = _as_rho(rho if name == "edm" else 7.0)
+    rho = _as_rho(rho if name in _RHO_GRIDS else 7.0)
     # One bucket for the whole call, that of the largest N: a sweep over N = 1..256 then
     # compiles one program per grid name, not one per power of two (a short grid evaluated
     # at a longer length costs nothing worth a compilation).

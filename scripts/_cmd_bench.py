@@ -19,10 +19,14 @@ def run(args) -> dict:
     return run_benchmarks(quick=args.quick)
 
 
-def render(result: dict) -> str:
+def columns(result: dict) -> dict:
     rows = result["results"]
     optional = lambda key: ["" if key not in r else r[key] for r in rows]
-    return table({"benchmark": [r["name"] for r in rows], "seconds": [r["seconds"] for r in rows],
-                  "compile_s": optional("compile_seconds"), "baseline": [r["baseline"] for r in rows],
-                  "baseline_s": [r["baseline_seconds"] for r in rows],
-                  "ratio": [r["ratio"] for r in rows], "peak_rss_mb": optional("peak_rss_mb")})
+    return {"benchmark": [r["name"] for r in rows], "seconds": [r["seconds"] for r in rows],
+            "compile_s": optional("compile_seconds"), "baseline": [r["baseline"] for r in rows],
+            "baseline_s": [r["baseline_seconds"] for r in rows],
+            "ratio": [r["ratio"] for r in rows], "peak_rss_mb": optional("peak_rss_mb")}
+
+
+def render(result: dict) -> str:
+    return table(columns(result))

@@ -1,18 +1,6 @@
 """`dlsim dsm`: error of denoising score matching followed by Langevin sampling ([DSM])."""
 
-import jax
-import numpy as np
-
-from analysis import (
-    SPECTRUM_FORMS,
-    dsm_diagonal_expected_w2sq,
-    dsm_expansion,
-    dsm_monte_carlo,
-    dsm_sgd_stationary_moments,
-    dsm_stability_bound,
-    parse_spectrum,
-)
-
+from ._names import SPECTRUM_FORMS
 from ._output import format_number, table
 
 NAME = "dsm"
@@ -29,18 +17,19 @@ def add_parser(subparsers):
     p.add_argument("--sigma", type=float, required=True, help="score-matching noise level sigma")
     p.add_argument("--tau", type=float, required=True, help="ULA step size tau (0: exact sampling)")
     p.add_argument("--model", default="linear",
-                   help="linear (known mean, W y) or affine (W y + b, mean estimated too); "
-                        "default linear")
+                   help="linear (known mean, W y) or affine (W y + b, mean estimated too)")
     p.add_argument("--gamma", type=float, default=None,
                    help="SGD learning rate: report the stationary mean and variance of each "
                         "direction's SGD-trained coefficient")
     p.add_argument("--datasets", type=int, default=0,
                    help="also average the exact error over this many random training sets")
-    p.add_argument("--seed", type=int, default=0, help="key of the training sets (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="key of the training sets")
     return p
 
 
 def _diagonal_model(lam, args):
+    from analysis import dsm_diagonal_expected_w2sq
+
     # The diagonal model's expectation is finite only when no training set can break the
     # stability condition, i.e. tau < 2 sigma^2; report null otherwise.
     if args.model != "linear" or not args.tau < 2.0 * args.sigma**2:
@@ -49,9 +38,20 @@ def _diagonal_model(lam, args):
 
 
 def run(args) -> dict:
-    lam = parse_spectrum(args.spectrum)
     if args.model not in ("linear", "affine"):
         raise ValueError(f"unknown --model {args.model!r}; allowed: linear, affine")
+    import jax
+    import numpy as np
+
+    from analysis import (
+        dsm_expansion,
+        dsm_monte_carlo,
+        dsm_sgd_stationary_moments,
+        dsm_stability_bound,
+        parse_spectrum,
+    )
+
+    lam = parse_spectrum(args.spectrum)
     exp = dsm_expansion(lam, args.n_samples, args.sigma, args.tau, centred=args.model == "affine")
     out = exp.to_dict()
     out.update(spectrum=args.spectrum, model=args.model,
@@ -67,6 +67,22 @@ def run(args) -> dict:
         out.update(w2sq_monte_carlo=mc.mean, w2sq_standard_error=mc.standard_error,
                    datasets=args.datasets, seed=args.seed)
     return out
+
+
+def columns(result: dict) -> dict:
+    """The quantities of the table, one row each (Monte Carlo with its standard error)."""
+    rows = {"quantity": ["bias", "first_order", "w2sq_expansion"],
+            "value": [result["bias"], result["first_order"], result["w2sq_expansion"]],
+            "standard_error": ["", "", ""]}
+    if result.get("diagonal_model") is not None:
+        rows["quantity"].append("diagonal_model")
+        rows["value"].append(result["diagonal_model"])
+        rows["standard_error"].append("")
+    if "w2sq_monte_carlo" in result:
+        rows["quantity"].append("w2sq_monte_carlo")
+        rows["value"].append(result["w2sq_monte_carlo"])
+        rows["standard_error"].append(result["w2sq_standard_error"])
+    return rows
 
 
 def render(result: dict) -> str:

@@ -6,40 +6,93 @@ no traceback. A reader that closes stdout early (`dlsim ... | head -1`): a quiet
 """
 
 import argparse
+import importlib
 import os
 import sys
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from . import (  # noqa: E402
-    _cmd_bench,
-    _cmd_dsm,
-    _cmd_error_curve,
-    _cmd_expansion,
-    _cmd_langevin,
-    _cmd_optimize,
-    _cmd_reproduce,
-    _cmd_sweep,
-)
-from ._output import to_json  # noqa: E402
+from ._output import columns_of, to_json  # noqa: E402
 
-# Each command module gives NAME, add_parser(subparsers), run(args) -> dict, render(dict) -> str.
-COMMANDS = [_cmd_error_curve, _cmd_sweep, _cmd_expansion, _cmd_optimize, _cmd_langevin, _cmd_dsm,
-            _cmd_reproduce, _cmd_bench]
+# One line per subcommand, in --help order: the module scripts/_cmd_<name>.py. Each gives NAME,
+# HELP, add_parser(subparsers), run(args) -> dict, render(dict) -> str, and optionally
+# columns(result) -> {column: list} (for --csv; else the result's rows or equal-length lists).
+# A command module imports nothing heavy at module level (jax, numpy-heavy packages, matplotlib:
+# inside run()), because `dlsim --help` imports every one; tests/scripts/test_cli_startup.py
+# checks that. Names offered in --help come from `_names` (plain data, tested against the
+# registries).
+COMMANDS = [
+    "error_curve",
+    "sweep",
+    "compare",
+    "expansion",
+    "optimize",
+    "langevin",
+    "langevin_1d",
+    "dsm",
+    "train",
+    "mc_curve",
+    "reproduce",
+    "bench",
+]
+
+
+def command_modules() -> list:
+    package = __package__ or "scripts"
+    return [importlib.import_module(f"{package}._cmd_{name}") for name in COMMANDS]
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every option's default in its help (not for required options, flags, or None); the
+    description and the epilog (output columns) keep their line breaks."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.required or action.default in (None, False, argparse.SUPPRESS)
+                or "%(default)" in text or not action.option_strings):
+            return text
+        default = action.default
+        if isinstance(default, list | tuple):
+            default = " ".join(str(v) for v in default)
+        return f"{text} (default: {default})"
+
+    def _fill_text(self, text, width, indent):
+        # A one-paragraph description is wrapped; text with line breaks (epilogs) kept as is.
+        if "\n" in text:
+            return super()._fill_text(text, width, indent)
+        return argparse.HelpFormatter._fill_text(self, text, width, indent)
 
 
 class _OneLineParser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_common(parser: argparse.ArgumentParser, option: str, **kwargs) -> bool:
+    """An option every command takes, unless the command already defines it (and handles it)
+    itself. True if added here."""
+    if option in parser._option_string_actions:
+        return False
+    parser.add_argument(option, **kwargs)
+    return True
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="dlsim", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
-    for module in COMMANDS:
+    for module in command_modules():
         p = module.add_parser(sub)
-        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-        p.set_defaults(module=module)
+        _add_common(p, "--json", action="store_true", help="print one JSON object on stdout")
+        cli_csv = _add_common(p, "--csv", default=None, metavar="FILE",
+                              help="also write the result's rows to FILE as CSV (atomically)")
+        _add_common(p, "--strict", action="store_true",
+                    help="a warning (e.g. an unstable result: error above the data's total "
+                         "variance) is an error: one line on stderr, exit code 2, no output")
+        p.set_defaults(module=module, cli_writes_csv=cli_csv)
     return parser
 
 
@@ -87,17 +140,26 @@ def _silence_stdout() -> None:
 def enable_compilation_cache() -> str | None:
     """JAX's persistent compilation cache, so that a second run of the same command does not
     compile again: in $DLSIM_CACHE_DIR, default $XDG_CACHE_HOME/dlsim/jax (~/.cache/...);
-    DLSIM_CACHE_DIR=off switches it off. Returns the directory used (None when off)."""
+    DLSIM_CACHE_DIR=off switches it off. Returns the directory used (None when off).
+
+    Set through JAX's environment variables, read when jax is first imported, so that a
+    command that never needs jax (--help, a rejected argument) does not pay its import;
+    if jax is already imported (dlsim called in-process), its config is updated directly."""
     default = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dlsim", "jax")
     where = os.environ.get("DLSIM_CACHE_DIR", default)
     if where.strip().lower() in ("", "off", "0", "none", "false"):
         return None
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", where)
     # dlsim compiles few programs, most in 0.05-2 s: cache every one (a threshold on the
     # compile time would make what is cached depend on the machine's load).
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    settings = {"jax_compilation_cache_dir": where, "jax_persistent_cache_min_compile_time_secs": 0.0}
+    if "jax" in sys.modules:
+        import jax
+
+        for key, value in settings.items():
+            jax.config.update(key, value)
+    else:
+        for key, value in settings.items():
+            os.environ[key.upper()] = str(value)
     return where
 
 
@@ -115,6 +177,21 @@ def main(argv=None) -> int:
             raise
         print(f"dlsim {args.command}: error: out of memory: {reason}", file=sys.stderr)
         return 2
+    warnings = list(result.get("warnings") or [])
+    if warnings and getattr(args, "strict", False):
+        print(f"dlsim {args.command}: error: {_one_line(warnings[0])} (--strict)", file=sys.stderr)
+        return 2
+    for message in warnings:
+        print(f"dlsim {args.command}: warning: {_one_line(message)}", file=sys.stderr)
+    if args.cli_writes_csv and args.csv is not None:
+        from ._files import write_csv
+
+        try:
+            write_csv(args.csv, getattr(args.module, "columns", columns_of)(result))
+        except (OSError, ValueError) as err:
+            print(f"dlsim {args.command}: error: cannot write --csv {args.csv}: {_one_line(err)}",
+                  file=sys.stderr)
+            return 2
     text = to_json(result) if args.json else args.module.render(result)
     try:
         sys.stdout.write(text + "\n")  # one write, flushed here so a closed pipe is caught here

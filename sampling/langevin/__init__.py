@@ -14,6 +14,8 @@ from ._langevin import MirrorMALA as MirrorMALA
 from ._langevin import NewtonLangevin as NewtonLangevin
 from ._langevin import PreconditionedULA as PreconditionedULA
 from ._langevin import run_langevin as run_langevin
+from ._langevin import MirrorRun as MirrorRun
+from ._langevin import run_mirror_langevin as run_mirror_langevin
 from ._mirror import MIRROR_MAPS as MIRROR_MAPS
 from ._mirror import AbstractMirrorMap as AbstractMirrorMap
 from ._mirror import BallBarrier as BallBarrier

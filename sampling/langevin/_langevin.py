@@ -1,4 +1,5 @@
-r"""The Langevin family as init/step kernels, and the one scan driver that runs them.
+r"""The Langevin family as init/step kernels, and the scan drivers that run them
+(`run_langevin`; `run_mirror_langevin` also counts the chains that escape or freeze).
 
 Each kernel is a final Equinox module with `init(position) -> LangevinState` and
 `step(key, state) -> (LangevinState, LangevinInfo)`: state and info are separate pytrees
@@ -215,9 +216,23 @@ class MALA(AbstractLangevinKernel):
 class MirrorLangevin(AbstractLangevinKernel):
     r"""Mirror Langevin Monte Carlo ([MLMC]'s scheme; "MLA" in Li et al.):
     $y_+ = \nabla\phi(x) - h\nabla f(x) + \sqrt{2h} S(x) z$, $x_+ = \nabla\phi^*(y_+)$,
-    $S S^T = \nabla^2\phi(x)$. Its bias does not vanish as h -> 0 unless phi is quadratic.
-    Not Ahn & Chewi's splitting scheme. A dual point outside the dual domain (Burg entropy),
-    or one whose primal image rounds onto the boundary, is rejected and reported in the info.
+    $S S^T = \nabla^2\phi(x)$: the Euler–Maruyama step of the mirror-Langevin diffusion in
+    the dual. Not Ahn & Chewi's splitting scheme.
+
+    Bias and escape. [MLMC] bound the W2 error under three conditions: f relatively
+    m-strongly convex and L-smooth w.r.t. phi (m hess phi <= hess f <= L hess phi) and phi
+    "modified self-concordant" (S(x) Lipschitz in y = grad phi(x)); their bound contracts to a
+    ball whose radius need not vanish as h -> 0, but that is a bound, not the bias: where the
+    conditions hold (Beta(a, b), a, b > 1, with the box log-barrier) the stationary bias
+    measured on a grid (`analysis.langevin_1d`) falls like h. Where they fail (Beta with the
+    Fermi–Dirac or entropic-box map, Dirichlet with the entropic simplex map: hess f / hess phi
+    is unbounded at the boundary) the chain is transient even in exact arithmetic: its dual
+    point escapes to infinity at a rate that shrinks with h, and in float64 the escaping chain
+    freezes once its primal image rounds onto the boundary. Only the surviving chains have a
+    (quasi-)stationary law; `run_mirror_langevin` counts the escaped and frozen chains.
+
+    A dual point outside the dual domain (Burg entropy), or one whose primal image rounds onto
+    the boundary, is refused (the chain stays put) and reported in the info as `left_domain`.
     """
 
     target: AbstractPotential
@@ -231,6 +246,11 @@ class MirrorLangevin(AbstractLangevinKernel):
         x = self.mirror.check_point(position)
         return LangevinState(x, self.mirror.grad(x), jnp.asarray(0))
 
+    def mirror_increment(self, x: Array, z: Array) -> Array:
+        """y+ - grad phi(x) = -h grad f(x) + sqrt(2h) S(x) z for standard normals z: the dual
+        move `step` makes (affine in z; the 1-D grid law reads its mean and scale off it)."""
+        return _dual_increment(self.mirror, self.step_size, x, self.target.grad_potential(x), z)
+
     def step(self, key, state):
         x = state.position
         x_new, y_new, ok = _mirror_proposal(self.mirror, self.step_size, x, state.dual,
@@ -239,12 +259,17 @@ class MirrorLangevin(AbstractLangevinKernel):
         return LangevinState(x_new, y_new, state.step_index + 1), info
 
 
+def _dual_increment(mirror, h, x, grad_potential, z):
+    """-h grad f(x) + sqrt(2h) S(x) z: the [MLMC] dual move, written once for both kernels."""
+    return -h * grad_potential + jnp.sqrt(2.0 * h) * mirror.hessian_sqrt_product(x, z)
+
+
 def _mirror_proposal(mirror, h, x, y, grad_potential, z):
     """The [MLMC] move y+ = y - h grad f(x) + sqrt(2h) S(x) z, x+ = grad phi*(y+), with y = grad phi(x).
 
     Returns (x+, y+, ok); where the move is refused (y+ outside the dual domain, or x+ rounded
     onto the domain's boundary) x+ and y+ are the current point and ok is False."""
-    y_new = y - h * grad_potential + jnp.sqrt(2.0 * h) * mirror.hessian_sqrt_product(x, z)
+    y_new = y + _dual_increment(mirror, h, x, grad_potential, z)
     ok = mirror.in_dual_domain(y_new)
     x_new = mirror.grad_conjugate(jnp.where(ok, y_new, y))
     ok = ok & mirror.in_domain(x_new)
@@ -461,3 +486,98 @@ def run_langevin(key: PRNGKeyArray, kernel: AbstractLangevinKernel, positions: A
             f"non-finite point within {n_steps} steps (step size too large for this target?)"
         )
     return LangevinRun(final, trace, acc, exits)
+
+
+class MirrorRun(eqx.Module):
+    """Output of `run_mirror_langevin`: the final states and, per chain, what became of it.
+
+    `refusals`: moves refused (the dual point left the dual domain, or its primal image
+    rounded onto the domain's boundary). `escape_step`: the first step (1-based) after which
+    the dual point lay outside the escape box, 0 if never. A chain is `escaped` if it left the
+    box, `frozen` if it did not but had a move refused, and `survived` otherwise; statistics
+    of the target are taken over survivors, with the lost fractions reported beside them
+    (never averaged in). For a Metropolis-adjusted kernel a refusal is one more rejection and
+    harmless; for the unadjusted [MLMC] scheme it marks a chain stuck at the boundary.
+    """
+
+    state: LangevinState
+    refusals: Array
+    escape_step: Array
+    acceptance_rate: Array
+
+    @property
+    def escaped(self) -> Array:
+        return self.escape_step > 0
+
+    @property
+    def frozen(self) -> Array:
+        return (self.refusals > 0) & ~self.escaped
+
+    @property
+    def survived(self) -> Array:
+        return ~(self.escaped | self.frozen)
+
+
+@eqx.filter_jit
+def _run_tracked(key, kernel, states, refused, first, n_steps, lower, upper):
+    """`_run_untraced` plus per-chain refusal counts and first exit from the escape box. Step
+    k of chain i uses fold_in(fold_in(key, i), k) with k the chain's own step index, as in
+    `run_langevin`: the same chains, and a resumed run continues them exactly. n_steps is
+    traced: compiled once."""
+    def chain(chain_key, state, refused, first):
+        def body(_, carry):
+            state, acc, refused, first = carry
+            new, info = kernel.step(jr.fold_in(chain_key, state.step_index), state)
+            y = new.dual
+            out = ~jnp.all((y >= lower) & (y <= upper))  # NaN counts as out
+            first = jnp.where((first == 0) & out, new.step_index, first)
+            return new, acc + info.acceptance_probability, refused + info.left_domain, first
+
+        final, acc, refused, first = jax.lax.fori_loop(
+            0, n_steps, body, (state, jnp.zeros(()), refused, first))
+        return final, refused, first, acc / n_steps
+
+    keys = jax.vmap(lambda i: jr.fold_in(key, i))(jnp.arange(refused.shape[0]))
+    return jax.vmap(chain)(keys, states, refused, first)
+
+
+def run_mirror_langevin(key: PRNGKeyArray, kernel: AbstractLangevinKernel, positions,
+                        n_steps: int, escape_box=(-np.inf, np.inf)) -> MirrorRun:
+    """Run independent chains of a mirror kernel (`MirrorLangevin`, `MirrorMALA`,
+    `DualLangevin`) like `run_langevin` (same keys, same chains), counting per chain the
+    refused moves and the first step at which the dual point leaves `escape_box` =
+    (lower, upper) (scalars or (d,) arrays; a chain escapes when any coordinate leaves).
+
+    `positions`: (n_chains, d) starting points, or a `MirrorRun` to continue for n_steps
+    more steps (pass the same key): the result is then the run of the summed length, so a
+    statistic can be read at T and again at 2T at the cost of one 2T run.
+    Never raises on a lost chain: escape and freezing are what it reports.
+    """
+    if getattr(kernel, "mirror", None) is None:
+        raise ValueError(f"run_mirror_langevin needs a mirror kernel (MirrorLangevin, MirrorMALA, "
+                         f"DualLangevin), got {type(kernel).__name__}")
+    if int(n_steps) != n_steps or n_steps < 1:
+        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    lower, upper = (jnp.asarray(v, float) for v in escape_box)
+    if is_concrete(lower) and is_concrete(upper) and np.any(np.asarray(lower) >= np.asarray(upper)):
+        raise ValueError(f"escape box needs lower < upper, got {escape_box!r}")
+    if isinstance(positions, MirrorRun):
+        prev = positions
+        states, refused, first = prev.state, prev.refusals, prev.escape_step
+    else:
+        prev = None
+        positions = jnp.asarray(positions, float)
+        if positions.ndim != 2:
+            raise ValueError(f"positions must have shape (n_chains, d), got {positions.shape}")
+        inside = np.asarray(jax.vmap(kernel.mirror.in_domain)(positions))
+        if not np.all(inside):
+            kernel.mirror.check_point(positions[int(np.argmin(inside))])
+        states = jax.vmap(kernel.init)(positions)
+        refused = jnp.zeros(positions.shape[0], int)
+        first = jnp.zeros(positions.shape[0], int)
+    final, refused, first, acc = _run_tracked(key, kernel, states, refused, first,
+                                              jnp.asarray(int(n_steps)), lower, upper)
+    if prev is not None:
+        done = np.asarray(prev.state.step_index, float)
+        acc = (prev.acceptance_rate * done + acc * n_steps) / (done + n_steps)
+    return MirrorRun(final, refused, first, acc)

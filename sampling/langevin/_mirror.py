@@ -282,8 +282,10 @@ class _AbstractBoxMap(_DiagonalMirrorMap):
 class BoxBarrier(_AbstractBoxMap):
     r"""Log-barrier of the box (l, u)^d: phi = -sum log(x - l) + log(u - x).
 
-    grad phi* = c + a^2 y / (1 + sqrt(1 + a^2 y^2)), c = (l+u)/2, a = (u-l)/2 (no
-    cancellation for any y); hess phi = diag(1/(x-l)^2 + 1/(u-x)^2).
+    grad phi* = c + a^2 y / (1 + sqrt(1 + a^2 y^2)), c = (l+u)/2, a = (u-l)/2, evaluated as
+    the distance to the nearer bound, a (1 + 1/(r + a|y|)) / (1 + r) with r = sqrt(1 + a^2 y^2)
+    (derived here), so that x - l keeps full relative precision as y -> -inf (the form
+    c + ... would round it to a multiple of eps * a); hess phi = diag(1/(x-l)^2 + 1/(u-x)^2).
     """
 
     name = "box-barrier"
@@ -295,8 +297,11 @@ class BoxBarrier(_AbstractBoxMap):
         return 1.0 / (self.upper - x) - 1.0 / (x - self.lower)
 
     def grad_conjugate(self, y):
-        c, a = self._centre_half_width()
-        return c + a**2 * y / (1.0 + jnp.sqrt(1.0 + (a * y) ** 2))
+        _, a = self._centre_half_width()
+        r = jnp.sqrt(1.0 + (a * y) ** 2)
+        # 1 + r - a|y| = 1 + 1/(r + a|y|): the distance to the nearer bound without cancellation
+        gap = a * (1.0 + 1.0 / (r + a * jnp.abs(y))) / (1.0 + r)
+        return jnp.where(y < 0, self.lower + gap, self.upper - gap)
 
     def hessian_diagonal(self, x):
         return 1.0 / (x - self.lower) ** 2 + 1.0 / (self.upper - x) ** 2

@@ -167,17 +167,26 @@ class MLPScore(AbstractScoreModel):
     r"""A score network: an `eqx.nn.MLP` on the rescaled state $x/\sqrt{\alpha^2+\sigma^2}$
     and a noise-level embedding (sines and cosines of $\log(\sigma/\alpha)$ at geometric
     frequencies), read as a noise prediction (`"epsilon"`: $s = -\hat\varepsilon/\sigma$)
-    or a data prediction (`"denoiser"`: $s = (\alpha\hat x_0 - x)/\sigma^2$).
-    Untrained here; training arrives with score matching.
+    or a data prediction (`"denoiser"`: $s = (\alpha\hat x_0 - x)/\sigma^2$), or with
+    EDM preconditioning (`"edm"`, Karras et al. 2022, Table 1, in the rescaled variable
+    $\tilde x = x/\alpha$ of noise level $n = \sigma/\alpha$ and data scale
+    $\sigma_d$ = `sigma_data`): $\hat x_0 = c_{skip}\tilde x + c_{out} F$,
+    $c_{skip} = \sigma_d^2/(n^2+\sigma_d^2)$, $c_{out} = n\sigma_d/\sqrt{n^2+\sigma_d^2}$,
+    then $s = (\alpha\hat x_0 - x)/\sigma^2$. The network input is
+    $c_{in}\tilde x = x/\sqrt{\sigma^2 + \alpha^2\sigma_d^2}$ for every parameterisation
+    ($x/\sqrt{\alpha^2+\sigma^2}$ at the default $\sigma_d = 1$). Trained by
+    `sampling.training.train_score_model`.
     """
 
     mlp: eqx.nn.MLP
     schedule: AbstractSchedule
     parameterisation: str = eqx.field(static=True)
     n_frequencies: int = eqx.field(static=True)
+    sigma_data: float = eqx.field(static=True)
 
     def __init__(self, dim: int, schedule: AbstractSchedule, key, *, width: int = 64,
-                 depth: int = 2, parameterisation: str = "epsilon", n_frequencies: int = 4):
+                 depth: int = 2, parameterisation: str = "epsilon", n_frequencies: int = 4,
+                 sigma_data: float = 1.0):
         if parameterisation not in PARAMETERISATIONS:
             raise ValueError(f"unknown parameterisation {parameterisation!r}; allowed: "
                              f"{', '.join(PARAMETERISATIONS)}")
@@ -185,9 +194,12 @@ class MLPScore(AbstractScoreModel):
             raise ValueError(f"dim, width must be >= 1 and depth, n_frequencies >= 0, got "
                              f"dim={dim}, width={width}, depth={depth}, "
                              f"n_frequencies={n_frequencies}")
+        if not (np.isfinite(sigma_data) and sigma_data > 0):
+            raise ValueError(f"sigma_data must be finite and > 0, got {sigma_data!r}")
         self.schedule = schedule
         self.parameterisation = parameterisation
         self.n_frequencies = int(n_frequencies)
+        self.sigma_data = float(sigma_data)
         self.mlp = eqx.nn.MLP(int(dim) + 1 + 2 * self.n_frequencies, int(dim), int(width),
                               int(depth), activation=jax.nn.silu, key=key)
 
@@ -199,10 +211,16 @@ class MLPScore(AbstractScoreModel):
 
     def __call__(self, x, t):
         a, s = self.schedule.alpha(t), self.schedule.sigma(t)
-        out = self.mlp(jnp.concatenate([x / jnp.sqrt(a**2 + s**2), self.embedding(t)]))
+        sd = self.sigma_data
+        out = self.mlp(jnp.concatenate([x / jnp.sqrt(s**2 + (a * sd) ** 2), self.embedding(t)]))
         if self.parameterisation == "epsilon":
             return score_from_epsilon(out, s)
+        if self.parameterisation == "edm":
+            n2 = (s / a) ** 2
+            c_skip = sd**2 / (n2 + sd**2)
+            c_out = jnp.sqrt(n2) * sd / jnp.sqrt(n2 + sd**2)
+            return score_from_denoiser(c_skip * x / a + c_out * out, x, a, s)
         return score_from_denoiser(out, x, a, s)
 
 
-PARAMETERISATIONS = ("epsilon", "denoiser")
+PARAMETERISATIONS = ("epsilon", "denoiser", "edm")

@@ -14,6 +14,60 @@ ddim-sde  any eta       1         1
 dpm2m     eta = 0       1         2 (needs >= 2 steps)
 shark     eta > 0       2         2 (strong order 1.5)
 sra1      eta > 0       2         2
+
+The k-diffusion samplers (crowsonkb/k-diffusion `k_diffusion/sampling.py`, step for step;
+one file each, shared conventions in `_kdiffusion.py`). They run as k-diffusion runs a VP
+model, on x/alpha in the noise level sigma/alpha (on EDM and VE: x in sigma). Their own
+noise amount, k-diffusion's `eta` (default 1), IS dlsim's eta (read at the step's left
+end, eta(t_k)); eta = 0 (the probability-flow ODE) runs them with no noise. Orders: slope
+of the exact W2 against N (128 -> 256, VP, spectrum 3, 0.3, 0.02; EDM grid at eta = 0,
+log-SNR grid at eta = 1), tests/sampling/test_practitioner_samplers.py.
+
+name                    eta     NFE/step  order eta=0 / eta=1  what eta means
+euler-ancestral         any     1         1 / 1      ancestral split: sigma_up = min(sigma',
+                                                     eta sigma' sqrt(1 - sigma'^2/sigma^2)),
+                                                     sigma_down = sqrt(sigma'^2 - sigma_up^2);
+                                                     eta = 1: the reverse SDE (= ddim-sde at 1)
+dpm2                    eta = 0 2         2          (none; midpoint at sqrt(sigma sigma'))
+dpm2-ancestral          any     2         2 / 2      ancestral split, as euler-ancestral
+dpmpp-2s-ancestral      any     2         2 / 2      ancestral split, as euler-ancestral
+dpmpp-sde               any     2         2 / 2      ancestral split of each of its two
+                                                     stages; the two noises are Brownian-tree
+                                                     increments, correlated (from the step's
+                                                     increment and Levy area)
+dpmpp-2m-sde            any     1         2 / 2      h~ = (1 + eta) h: exactly the reverse
+                                                     family at dlsim's eta (needs >= 2 steps)
+dpmpp-2m-sde-heun       any     1         2 / 2      as dpmpp-2m-sde (needs >= 2 steps)
+dpmpp-3m-sde            any     1         2 / 2      as dpmpp-2m-sde; as shipped: its second-
+                                                     difference coefficient is half the
+                                                     consistent one (needs >= 3 steps)
+dpmpp-3m-sde-corrected  any     1         3 / 2      as dpmpp-3m-sde, coefficient doubled
+lms                     eta = 0 1         4          (none; Adams–Bashforth of order 4 in
+                                                     sigma, needs >= 4 steps)
+sigma, sigma' are the noise levels sigma/alpha at t_k, t_{k+1}. For eta large enough that
+sigma_up reaches sigma', sigma_down = 0 and the ancestral samplers step to D (k-diffusion's
+Euler branch; dpm2-ancestral then adds no noise, as its reference does).
+Multistep samplers warm up as the reference (lower orders on the first steps). s_noise is 1.
+At N = 128 -> 256 (eta = 0, EDM grid): 3M as shipped 1.89, corrected 3.02, LMS 3.86;
+at 64 -> 128: 1.75, 3.05, 3.73.
+
+UniPC, DEIS and iPNDM after their own sources (SAMPLERS.md 2.7-2.9), in the same coordinates
+(x/alpha, noise level sigma/alpha), probability-flow ODE only. Orders: slope of the exact W2
+against N (EDM, log-SNR grid, spectrum 0.04, 0.6, 3; 128 -> 256 unless said),
+tests/sampling/test_multistep_samplers.py.
+
+name      eta     NFE/step  order  notes
+unipc     eta = 0 1         3      UniPC-bh2 order 2 + corrector (wl-zhao `uni_pc.py`); the model
+                                   is evaluated at the uncorrected point and that value is the
+                                   history; no corrector on the last step; needs >= 2 steps
+unipc-3   eta = 0 1         4      as unipc, order 3 (measured 3.86; 2.5-3.6 below N = 64,
+                                   warm-up); needs >= 3 steps
+deis      eta = 0 1         3      DEIS tAB-3 (ComfyUI `deis.py`, its 10^4-point quadrature
+                                   reproduced); measured 2.93; needs >= 3 steps
+ipndm     eta = 0 1         2      iPNDM-4, fixed AB coefficients in sigma (ComfyUI): order 4
+                                   only on grids uniform in sigma; measured 2.00; needs >= 4
+Not reproduced: UniPC's lower_order_final (a Diffrax step does not know how many steps are
+left) and the sources' final jump to sigma = 0 (a final step, not a solver).
 """
 
 import functools
@@ -32,8 +86,19 @@ from diffrax import (
 from ..diffusion._reverse import ReverseDiffusion
 from ._base import AbstractReverseSolver
 from ._ddim import DDIM, StochasticDDIM
+from ._deis import DEIS
 from ._dpm import DPMSolverPP2M
+from ._dpm2 import DPM2
+from ._dpm2_ancestral import DPM2Ancestral
+from ._dpmpp_2m_sde import DPMSolverPP2MSDE, DPMSolverPP2MSDEHeun
+from ._dpmpp_2s_ancestral import DPMSolverPP2SAncestral
+from ._dpmpp_3m_sde import DPMSolverPP3MSDE, DPMSolverPP3MSDECorrected
+from ._dpmpp_sde import DPMSolverPPSDE
+from ._euler_ancestral import EulerAncestral
 from ._heun import Heun
+from ._ipndm import IPNDM
+from ._lms import LMS
+from ._unipc import UniPC, UniPC3
 
 SOLVERS: dict[str, Callable[[], diffrax.AbstractSolver]] = {
     "euler": diffrax.Euler,
@@ -45,6 +110,22 @@ SOLVERS: dict[str, Callable[[], diffrax.AbstractSolver]] = {
     # forward-mode autodiff, hence the exact-law route, cannot go through).
     "shark": functools.partial(diffrax.ShARK, scan_kind="lax"),
     "sra1": functools.partial(diffrax.SRA1, scan_kind="lax"),
+    # The k-diffusion samplers (k_diffusion/sampling.py), run in sigma/alpha on x/alpha.
+    "euler-ancestral": EulerAncestral,
+    "dpm2": DPM2,
+    "dpm2-ancestral": DPM2Ancestral,
+    "dpmpp-2s-ancestral": DPMSolverPP2SAncestral,
+    "dpmpp-sde": DPMSolverPPSDE,
+    "dpmpp-2m-sde": DPMSolverPP2MSDE,
+    "dpmpp-2m-sde-heun": DPMSolverPP2MSDEHeun,
+    "dpmpp-3m-sde": DPMSolverPP3MSDE,
+    "dpmpp-3m-sde-corrected": DPMSolverPP3MSDECorrected,
+    "lms": LMS,
+    # UniPC, DEIS and iPNDM, after their own sources (SAMPLERS.md 2.7-2.9), same coordinates.
+    "unipc": UniPC,
+    "unipc-3": UniPC3,
+    "deis": DEIS,
+    "ipndm": IPNDM,
 }
 
 # Diffrax's solvers used here: (score evaluations per step, which equations they solve).

@@ -12,3 +12,7 @@ from ._constrained import LogisticNormal as LogisticNormal
 from ._constrained import LogitNormal as LogitNormal
 from ._constrained import LogNormal as LogNormal
 from ._constrained import UniformBox as UniformBox
+from ._datasets import DATASETS as DATASETS
+from ._datasets import Dataset as Dataset
+from ._datasets import array_sha256 as array_sha256
+from ._datasets import load_dataset as load_dataset

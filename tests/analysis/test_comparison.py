@@ -61,8 +61,10 @@ def test_too_few_steps_is_none_not_nan():
 
 
 def test_default_solvers_follow_eta():
-    assert default_solvers(0.0) == ["euler", "heun", "ddim", "dpm2m"]
-    assert default_solvers(1.0) == ["euler", "heun", "ddim-sde", "shark", "sra1"]
+    assert default_solvers(0.0) == ["euler", "heun", "ddim", "dpm2m", "dpm2", "lms", "unipc",
+                                    "unipc-3", "deis", "ipndm"]
+    assert default_solvers(1.0)[:5] == ["euler", "heun", "ddim-sde", "shark", "sra1"]
+    assert "dpmpp-2m-sde" in default_solvers(1.0) and "unipc" not in default_solvers(1.0)
 
 
 def test_bad_input():

@@ -52,17 +52,27 @@ ROWS = [
     Row("ddim-sde", 1.0, 1, 1),
     Row("shark", 1.0, 2, 2),
     Row("sra1", 1.0, 2, 2),
+    Row("unipc", 0.0, 3, 1),
+    Row("unipc-3", 0.0, 4, 1),
+    Row("deis", 0.0, 3, 1),
+    Row("ipndm", 0.0, 2, 1),
 ]
 IDS = [f"{r.name}-eta{r.eta:g}" for r in ROWS]
 # Rows whose per-row tests run only with the slow marker, to keep the default suite fast:
 # Euler–Maruyama is covered by tests/analysis, SRA1 is ShARK's sibling.
-_SLOW_ROWS = {"euler-eta1", "sra1-eta1"}
+# unipc-3, deis, ipndm: unipc covers the family here; all four are checked in
+# tests/sampling/test_multistep_samplers.py.
+_SLOW_ROWS = {"euler-eta1", "sra1-eta1", "unipc-3-eta0", "deis-eta0", "ipndm-eta0"}
 TABLE = [pytest.param(r, id=i, marks=[pytest.mark.slow] if i in _SLOW_ROWS else [])
          for r, i in zip(ROWS, IDS, strict=True)]
 
 
 def test_table_lists_every_solver():
-    assert {r.name for r in ROWS} == set(SOLVERS)
+    # The k-diffusion samplers have their own table (tests/sampling/test_practitioner_samplers.py).
+    from tests.sampling.test_practitioner_samplers import NAMES as PRACTITIONER
+
+    assert {r.name for r in ROWS} | set(PRACTITIONER) == set(SOLVERS)
+    assert not {r.name for r in ROWS} & set(PRACTITIONER)
 
 
 # ----------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_reference_data_and_rho(capsys):
         (["--steps", "5", "--spectrum", "power:2"], "malformed spectrum 'power:2'"),
         (["--steps", "5", "--spectrum", "missing.npy"], "does not exist"),
         (["--steps", "5", "--schedule", "cosine"], "unknown schedule 'cosine'; allowed:"),
-        (["--steps", "5", "--grid", "karras"], "unknown grid 'karras'; allowed:"),
+        (["--steps", "5", "--grid", "cosine"], "unknown grid 'cosine'; allowed:"),
         (["--steps", "5", "--solver", "rk4"], "unknown solver 'rk4'; allowed:"),
         (["--steps", "5", "--eta", "-1"], "eta must be a finite number >= 0"),
         (["--steps", "5", "--t-min", "0.5", "--t-max", "0.2"], "t_min must be < t_max"),

@@ -51,7 +51,8 @@ def test_table_output(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--target", "list:1,0.01", "--step", "0.05"], r"stability bound h_max = .* = 0\.02"),
+    # An unstable step is a row marked unstable (test_cli_warnings.py); --strict makes it an error.
+    (["--target", "list:1,0.01", "--step", "0.05", "--strict"], r"stability bound h_max = .* = 0\.02"),
     (["--target", "list:1,0.01", "--mirror", "diag:1", "--step", "0.01"], "2"),
     (["--target", "list:1,-1", "--step", "0.01"], "eigenvalue"),
     (["--target", "list:1,1", "--mirror", "bogus", "--step", "0.01"], "unknown mirror"),

@@ -13,7 +13,7 @@ from scripts.cli import main
 
 def test_optimize_json_beats_standard_and_is_reproducible(capsys):
     code = main(["optimize", "--schedule", "edm", "--spectrum", "power:1:8", "--steps", "6",
-                 "--iterations", "80", "--json"])
+                 "--iterations", "80", "--no-report", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["grid"]) == 7
@@ -26,7 +26,7 @@ def test_optimize_json_beats_standard_and_is_reproducible(capsys):
 
 def test_optimize_edm_rho_table(capsys):
     assert main(["optimize", "--schedule", "edm", "--spectrum", "list:0.1,1", "--steps", "6",
-                 "--family", "edm-rho"]) == 0
+                 "--family", "edm-rho", "--no-report"]) == 0
     assert "edm-rho optimisation" in capsys.readouterr().out
 
 

@@ -33,7 +33,10 @@ def test_json_rows_are_nested_and_equal_the_api(capsys):
     assert keys == [(g, e, s, n) for g in ("edm", "uniform") for e in (0.0, 0.5)
                     for s in ("euler", "heun") for n in (1, 2, 3, 8)]
     assert set(rows[0]) == {"grid", "eta", "solver", "steps", "w2sq", "kl", "weak_trace",
-                            "discretization", "initialization"}
+                            "discretization", "initialization", "unstable"}
+    total = float(np.sum(power_law_spectrum(1.0, 6)))  # unstable: W2^2 above the total variance
+    assert [r["unstable"] for r in rows] == [r["w2sq"] > total for r in rows]
+    assert result["unstable"] is any(r["unstable"] for r in rows)
     sweep = error_sweep(GaussianTarget(power_law_spectrum(1.0, 6)), VPLinear(), [1, 2, 3, 8],
                         grids=["edm", "uniform"], etas=[0.0, 0.5], solvers=["euler", "heun"])
     for row, expected in zip(rows, sweep.rows, strict=True):
@@ -49,7 +52,7 @@ def test_csv_file_and_table(capsys, tmp_path):
     assert code == 0
     lines = out.splitlines()
     assert lines[1].split() == ["grid", "eta", "solver", "steps", "w2sq", "kl", "weak_trace",
-                                "discretization", "initialization"]
+                                "discretization", "initialization", "unstable"]
     assert len(lines) == 2 + 32
     with open(path) as fh:
         table = list(csv.DictReader(fh))
