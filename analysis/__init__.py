@@ -1,138 +1,162 @@
 """What measures: exact Gaussian laws, distances, error curves."""
 
+import importlib
+
 import schedules as _schedules  # noqa: F401  (float64 on import)
 
-from ._closed_forms import cancelling_eta as cancelling_eta
-from ._closed_forms import edm_geometric_relative_constant as edm_geometric_relative_constant
-from ._closed_forms import edm_rho_relative_constant as edm_rho_relative_constant
-from ._closed_forms import edm_uniform_relative_constant as edm_uniform_relative_constant
-from ._closed_forms import first_order_cancelling_eta as first_order_cancelling_eta
-from ._closed_forms import rho_grid_factor as rho_grid_factor
-from ._closed_forms import sharp_w2_rate as sharp_w2_rate
-from ._closed_forms import variance_time_relative_constant as variance_time_relative_constant
-from ._distances import kl_gaussian as kl_gaussian
-from ._distances import w2_gaussian as w2_gaussian
-from ._distances import w2sq_gaussian as w2sq_gaussian
-from ._distances import weak_error_quadratic as weak_error_quadratic
-from ._exact_law import check_finite_law as check_finite_law
-from ._exact_law import exact_law as exact_law
-from ._exact_law import exact_law_per_direction as exact_law_per_direction
-from ._error_curve import REFERENCES as REFERENCES
-from ._error_curve import STARTS as STARTS
-from ._error_curve import ErrorCurve as ErrorCurve
-from ._error_curve import error_curve as error_curve
-from ._error_curve import prior_law as prior_law
-from ._error_curve import resolve_grid as resolve_grid
-from ._sweep import resolve_solver as resolve_solver
-from ._sweep import Sweep as Sweep
-from ._sweep import SweepRow as SweepRow
-from ._sweep import error_sweep as error_sweep
-from ._sweep import compiled_sweep_blocks as compiled_sweep_blocks
-from ._exact_law import check_dense_memory as check_dense_memory
-from ._exact_law import dense_law_bytes as dense_law_bytes
-from ._expansion import GRID_MAPS as GRID_MAPS
-from ._expansion import Expansion as Expansion
-from ._expansion import bures_first_order as bures_first_order
-from ._expansion import compare_routes as compare_routes
-from ._expansion import exact_scaled_errors as exact_scaled_errors
-from ._expansion import expansion as expansion
-from ._expansion import first_order_constant as first_order_constant
-from ._expansion import frechet_constant as frechet_constant
-from ._expansion import grid_from_map as grid_from_map
-from ._expansion import grid_map as grid_map
-from ._expansion import predicted_w2sq as predicted_w2sq
-from ._expansion import richardson_constant as richardson_constant
-from ._expansion import weak_constant as weak_constant
-from ._optimize import OptimizedGrid as OptimizedGrid
-from ._optimize import eta_function as eta_function
-from ._optimize import exact_w2sq as exact_w2sq
-from ._optimize import exact_w2sq_function as exact_w2sq_function
-from ._optimize import optimize_edm_rho as optimize_edm_rho
-from ._optimize import optimize_eta as optimize_eta
-from ._optimize import optimize_grid as optimize_grid
-from ._optimize import AGGREGATES as AGGREGATES
-from ._optimize import optimize_robust as optimize_robust
-from ._optimize import perturbed_spectra as perturbed_spectra
-from ._optimize import resample_grid as resample_grid
-from ._optimize import robustness_report as robustness_report
-from ._optimize import spectrum_density_grid as spectrum_density_grid
-from ._optimize import sqrt_density_grid as sqrt_density_grid
-from ._optimize import standard_errors as standard_errors
-from ._optimize import tangent_grid as tangent_grid
-from ._spectra import check_spectrum as check_spectrum
-from ._spectra import digits_spectrum as digits_spectrum
-from ._spectra import flat_spectrum as flat_spectrum
-from ._spectra import parse_spectrum as parse_spectrum
-from ._spectra import SPECTRUM_FORMS as SPECTRUM_FORMS
-from ._spectra import power_law_spectrum as power_law_spectrum
-from ._spectra import two_block_spectrum as two_block_spectrum
-from ._langevin_exact import AffineIncrement as AffineIncrement
-from ._langevin_exact import LangevinCurve as LangevinCurve
-from ._langevin_exact import check_step_below_bound as check_step_below_bound
-from ._langevin_exact import continuous_time_covariance as continuous_time_covariance
-from ._langevin_exact import dual_w2 as dual_w2
-from ._langevin_exact import langevin_curve as langevin_curve
-from ._langevin_exact import langevin_law as langevin_law
-from ._langevin_exact import read_increment as read_increment
-from ._langevin_exact import stability_bound as stability_bound
-from ._langevin_exact import stationary_covariance as stationary_covariance
-from ._langevin_exact import stationary_distances as stationary_distances
-from ._langevin_exact import stationary_law as stationary_law
-from ._langevin_exact import STARTS_LANGEVIN as STARTS_LANGEVIN
-from ._langevin_exact import parse_mirror as parse_mirror
-from ._langevin_exact import dual_scheme_stationary_law as dual_scheme_stationary_law
-from ._langevin_1d import Langevin1DLaw as Langevin1DLaw
-from ._langevin_1d import langevin_1d as langevin_1d
-from ._langevin_1d import langevin_1d_table as langevin_1d_table
-from ._langevin_1d import dual_grid as dual_grid
-from ._langevin_1d import kernel_1d as kernel_1d
-from ._langevin_1d import parse_target_1d as parse_target_1d
-from ._langevin_1d import MIRRORS_1D as MIRRORS_1D
-from ._langevin_1d import SCHEMES_1D as SCHEMES_1D
-from ._langevin_1d import SurvivorStatistics as SurvivorStatistics
-from ._langevin_1d import survivor_statistics as survivor_statistics
-from ._langevin_1d import stationary_mask as stationary_mask
-from ._langevin_1d import power_law_slope as power_law_slope
-from ._quantiles import wasserstein_1d as wasserstein_1d
-from ._quantiles import wasserstein_1d_quantiles as wasserstein_1d_quantiles
-from ._quantiles import wasserstein_1d_samples as wasserstein_1d_samples
-from ._comparison import BUDGETS as BUDGETS
-from ._comparison import Comparison as Comparison
-from ._comparison import compare_at_equal_nfe as compare_at_equal_nfe
-from ._comparison import default_solvers as default_solvers
-from ._langevin_exact import continuous_time_law as continuous_time_law
-from ._dsm import DsmExpansion as DsmExpansion
-from ._dsm import dsm_best_sigma as dsm_best_sigma
-from ._dsm import dsm_diagonal_expected_w2sq as dsm_diagonal_expected_w2sq
-from ._dsm import dsm_expansion as dsm_expansion
-from ._dsm import dsm_first_order as dsm_first_order
-from ._dsm import dsm_population_error as dsm_population_error
-from ._dsm import dsm_population_kernel as dsm_population_kernel
-from ._dsm import dsm_sgd_moments as dsm_sgd_moments
-from ._dsm import dsm_sgd_stationary_moments as dsm_sgd_stationary_moments
-from ._dsm import dsm_stability_bound as dsm_stability_bound
-from ._dsm import dsm_stationary_variance as dsm_stationary_variance
-from ._dsm import dsm_variance_after as dsm_variance_after
-from ._dsm_error import DsmMonteCarlo as DsmMonteCarlo
-from ._dsm_error import dsm_monte_carlo as dsm_monte_carlo
-from ._dsm_error import dsm_w2sq as dsm_w2sq
-from ._dsm_error import learned_stationary_law as learned_stationary_law
-from ._dsm_error import dsm_diffusion_monte_carlo as dsm_diffusion_monte_carlo
-from ._dsm_error import dsm_diffusion_w2sq as dsm_diffusion_w2sq
-from ._dsm_error import learned_gaussian_target as learned_gaussian_target
-from ._mc_metrics import McEstimate as McEstimate
-from ._mc_metrics import OrderFit as OrderFit
-from ._mc_metrics import coupled_error as coupled_error
-from ._mc_metrics import default_bandwidth as default_bandwidth
-from ._mc_metrics import frechet as frechet
-from ._mc_metrics import gaussian_kernel_expectation as gaussian_kernel_expectation
-from ._mc_metrics import mmd2 as mmd2
-from ._mc_metrics import mmd2_gaussians as mmd2_gaussians
-from ._mc_metrics import order_fit as order_fit
-from ._mc_metrics import sliced_w2sq as sliced_w2sq
-from ._mc_metrics import sliced_w2sq_gaussians as sliced_w2sq_gaussians
-from ._mc_curve import McCurve as McCurve
-from ._mc_curve import McFit as McFit
-from ._mc_curve import McRow as McRow
-from ._mc_curve import mc_curve as mc_curve
-from ._mc_curve import run_particles as run_particles
+_EXPORTS = {
+    "cancelling_eta": "_closed_forms",
+    "edm_geometric_relative_constant": "_closed_forms",
+    "edm_rho_relative_constant": "_closed_forms",
+    "edm_uniform_relative_constant": "_closed_forms",
+    "first_order_cancelling_eta": "_closed_forms",
+    "rho_grid_factor": "_closed_forms",
+    "sharp_w2_rate": "_closed_forms",
+    "variance_time_relative_constant": "_closed_forms",
+    "kl_gaussian": "_distances",
+    "w2_gaussian": "_distances",
+    "w2sq_gaussian": "_distances",
+    "weak_error_quadratic": "_distances",
+    "check_finite_law": "_exact_law",
+    "exact_law": "_exact_law",
+    "exact_law_per_direction": "_exact_law",
+    "REFERENCES": "_error_curve",
+    "STARTS": "_error_curve",
+    "ErrorCurve": "_error_curve",
+    "error_curve": "_error_curve",
+    "prior_law": "_error_curve",
+    "resolve_grid": "_error_curve",
+    "resolve_solver": "_sweep",
+    "Sweep": "_sweep",
+    "SweepRow": "_sweep",
+    "error_sweep": "_sweep",
+    "resolve_reference": "_sweep",
+    "DEFAULT_REFERENCE": "_sweep",
+    "compiled_sweep_blocks": "_sweep",
+    "check_dense_memory": "_exact_law",
+    "dense_law_bytes": "_exact_law",
+    "GRID_MAPS": "_expansion",
+    "Expansion": "_expansion",
+    "bures_first_order": "_expansion",
+    "compare_routes": "_expansion",
+    "exact_scaled_errors": "_expansion",
+    "expansion": "_expansion",
+    "first_order_constant": "_expansion",
+    "frechet_constant": "_expansion",
+    "grid_from_map": "_expansion",
+    "grid_map": "_expansion",
+    "predicted_w2sq": "_expansion",
+    "richardson_constant": "_expansion",
+    "weak_constant": "_expansion",
+    "OptimizedGrid": "_optimize",
+    "eta_function": "_optimize",
+    "exact_w2sq": "_optimize",
+    "exact_w2sq_function": "_optimize",
+    "optimize_edm_rho": "_optimize",
+    "optimize_eta": "_optimize",
+    "optimize_grid": "_optimize",
+    "AGGREGATES": "_optimize",
+    "optimize_robust": "_optimize",
+    "perturbed_spectra": "_optimize",
+    "resample_grid": "_optimize",
+    "robustness_report": "_optimize",
+    "spectrum_density_grid": "_optimize",
+    "sqrt_density_grid": "_optimize",
+    "standard_errors": "_optimize",
+    "tangent_grid": "_optimize",
+    "check_spectrum": "_spectra",
+    "digits_spectrum": "_spectra",
+    "flat_spectrum": "_spectra",
+    "parse_spectrum": "_spectra",
+    "SPECTRUM_FORMS": "_spectra",
+    "power_law_spectrum": "_spectra",
+    "two_block_spectrum": "_spectra",
+    "AffineIncrement": "_langevin_exact",
+    "LangevinCurve": "_langevin_exact",
+    "check_step_below_bound": "_langevin_exact",
+    "continuous_time_covariance": "_langevin_exact",
+    "dual_w2": "_langevin_exact",
+    "langevin_curve": "_langevin_exact",
+    "langevin_law": "_langevin_exact",
+    "read_increment": "_langevin_exact",
+    "stability_bound": "_langevin_exact",
+    "stationary_covariance": "_langevin_exact",
+    "stationary_distances": "_langevin_exact",
+    "stationary_law": "_langevin_exact",
+    "STARTS_LANGEVIN": "_langevin_exact",
+    "parse_mirror": "_langevin_exact",
+    "dual_scheme_stationary_law": "_langevin_exact",
+    "Langevin1DLaw": "_langevin_1d",
+    "langevin_1d": "_langevin_1d",
+    "langevin_1d_table": "_langevin_1d",
+    "dual_grid": "_langevin_1d",
+    "kernel_1d": "_langevin_1d",
+    "parse_target_1d": "_langevin_1d",
+    "MIRRORS_1D": "_langevin_1d",
+    "SCHEMES_1D": "_langevin_1d",
+    "SurvivorStatistics": "_langevin_1d",
+    "survivor_statistics": "_langevin_1d",
+    "stationary_mask": "_langevin_1d",
+    "power_law_slope": "_langevin_1d",
+    "wasserstein_1d": "_quantiles",
+    "wasserstein_1d_quantiles": "_quantiles",
+    "wasserstein_1d_samples": "_quantiles",
+    "BUDGETS": "_comparison",
+    "Comparison": "_comparison",
+    "compare_at_equal_nfe": "_comparison",
+    "default_solvers": "_comparison",
+    "continuous_time_law": "_langevin_exact",
+    "DsmExpansion": "_dsm",
+    "dsm_best_sigma": "_dsm",
+    "dsm_diagonal_expected_w2sq": "_dsm",
+    "dsm_expansion": "_dsm",
+    "dsm_first_order": "_dsm",
+    "dsm_population_error": "_dsm",
+    "dsm_population_kernel": "_dsm",
+    "dsm_sgd_moments": "_dsm",
+    "dsm_sgd_stationary_moments": "_dsm",
+    "dsm_stability_bound": "_dsm",
+    "dsm_stationary_variance": "_dsm",
+    "dsm_variance_after": "_dsm",
+    "DsmMonteCarlo": "_dsm_error",
+    "dsm_monte_carlo": "_dsm_error",
+    "dsm_w2sq": "_dsm_error",
+    "learned_stationary_law": "_dsm_error",
+    "dsm_diffusion_monte_carlo": "_dsm_error",
+    "dsm_diffusion_w2sq": "_dsm_error",
+    "learned_gaussian_target": "_dsm_error",
+    "McEstimate": "_mc_metrics",
+    "OrderFit": "_mc_metrics",
+    "coupled_error": "_mc_metrics",
+    "default_bandwidth": "_mc_metrics",
+    "frechet": "_mc_metrics",
+    "gaussian_kernel_expectation": "_mc_metrics",
+    "mmd2": "_mc_metrics",
+    "mmd2_gaussians": "_mc_metrics",
+    "order_fit": "_mc_metrics",
+    "sliced_w2sq": "_mc_metrics",
+    "sliced_w2sq_gaussians": "_mc_metrics",
+    "McCurve": "_mc_curve",
+    "McFit": "_mc_curve",
+    "McRow": "_mc_curve",
+    "mc_curve": "_mc_curve",
+    "run_particles": "_mc_curve",
+}
+
+
+def __getattr__(name):
+    # Public names load their module on first use: a command that needs one error curve does
+    # not pay for SciPy's optimisers, sparse solvers or the Monte Carlo metrics.
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+__all__ = list(_EXPORTS)

@@ -4,102 +4,128 @@ Subpackages: `targets`, `scores`, `diffusion`, `solvers`, `langevin`, `training`
 name is re-exported here.
 """
 
+import importlib
+
 import schedules as _schedules  # noqa: F401  (float64 on import)
 
-from .targets import GaussianLaw as GaussianLaw
-from .targets import GaussianTarget as GaussianTarget
-from .targets import AbstractPotential as AbstractPotential
-from .targets import GaussianPotential as GaussianPotential
-from .targets import ScoreTarget as ScoreTarget
-from .targets import CONSTRAINED_TARGETS as CONSTRAINED_TARGETS
-from .targets import BetaProduct as BetaProduct
-from .targets import Dirichlet as Dirichlet
-from .targets import LogisticNormal as LogisticNormal
-from .targets import LogitNormal as LogitNormal
-from .targets import LogNormal as LogNormal
-from .targets import UniformBox as UniformBox
-from .targets import DATASETS as DATASETS
-from .targets import Dataset as Dataset
-from .targets import load_dataset as load_dataset
-from .scores import AbstractScoreModel as AbstractScoreModel
-from .scores import GaussianScore as GaussianScore
-from .scores import PARAMETERISATIONS as PARAMETERISATIONS
-from .scores import AffineScore as AffineScore
-from .scores import GaussianMixtureScore as GaussianMixtureScore
-from .scores import MLPScore as MLPScore
-from .scores import score_from_denoiser as score_from_denoiser
-from .scores import score_from_epsilon as score_from_epsilon
-from .diffusion import ReverseDiffusion as ReverseDiffusion
-from .diffusion import ReverseDriftTerm as ReverseDriftTerm
-from .diffusion import reverse_parts as reverse_parts
-from .diffusion import StandardNormalIncrements as StandardNormalIncrements
-from .diffusion import noise_names as noise_names
-from .diffusion import NonFiniteError as NonFiniteError
-from .diffusion import Samples as Samples
-from .diffusion import reversed_times as reversed_times
-from .diffusion import sample as sample
-from .diffusion import sample_statistics as sample_statistics
-from .diffusion import solver_init as solver_init
-from .diffusion import solver_step as solver_step
-from .diffusion import sample_diffusion as sample_diffusion
-from .solvers import SOLVERS as SOLVERS
-from .solvers import levy_area_of as levy_area_of
-from .solvers import make_solver as make_solver
-from .solvers import score_evaluations_per_step as score_evaluations_per_step
-from .solvers import DDIM as DDIM
-from .solvers import StochasticDDIM as StochasticDDIM
-from .solvers import DPMSolverPP2M as DPMSolverPP2M
-from .solvers import Heun as Heun
-from .solvers import EulerAncestral as EulerAncestral
-from .solvers import DPM2 as DPM2
-from .solvers import DPM2Ancestral as DPM2Ancestral
-from .solvers import DPMSolverPP2SAncestral as DPMSolverPP2SAncestral
-from .solvers import DPMSolverPPSDE as DPMSolverPPSDE
-from .solvers import DPMSolverPP2MSDE as DPMSolverPP2MSDE
-from .solvers import DPMSolverPP2MSDEHeun as DPMSolverPP2MSDEHeun
-from .solvers import DPMSolverPP3MSDE as DPMSolverPP3MSDE
-from .solvers import DPMSolverPP3MSDECorrected as DPMSolverPP3MSDECorrected
-from .solvers import LMS as LMS
-from .solvers import AbstractReverseSolver as AbstractReverseSolver
-from .solvers import check_solver_use as check_solver_use
-from .solvers import is_ode_only as is_ode_only
-from .solvers import min_steps as min_steps
-from .solvers import solver_name as solver_name
-from .solvers import solver_kind as solver_kind
-from .langevin import MALA as MALA
-from .langevin import ULA as ULA
-from .langevin import AbstractLangevinKernel as AbstractLangevinKernel
-from .langevin import AbstractUnadjustedKernel as AbstractUnadjustedKernel
-from .langevin import AnnealedLangevin as AnnealedLangevin
-from .langevin import DualLangevin as DualLangevin
-from .langevin import LangevinInfo as LangevinInfo
-from .langevin import LangevinRun as LangevinRun
-from .langevin import LangevinState as LangevinState
-from .langevin import MirrorLangevin as MirrorLangevin
-from .langevin import MirrorMALA as MirrorMALA
-from .langevin import NewtonLangevin as NewtonLangevin
-from .langevin import PreconditionedULA as PreconditionedULA
-from .langevin import run_langevin as run_langevin
-from .langevin import MIRROR_MAPS as MIRROR_MAPS
-from .langevin import AbstractMirrorMap as AbstractMirrorMap
-from .langevin import BallBarrier as BallBarrier
-from .langevin import BoxBarrier as BoxBarrier
-from .langevin import BurgEntropy as BurgEntropy
-from .langevin import EntropicBox as EntropicBox
-from .langevin import EntropyOrthant as EntropyOrthant
-from .langevin import EntropySimplex as EntropySimplex
-from .langevin import FermiDirac as FermiDirac
-from .langevin import QuadraticMirror as QuadraticMirror
-from .langevin import MirrorRun as MirrorRun
-from .langevin import run_mirror_langevin as run_mirror_langevin
-from .training import AffineDenoiser as AffineDenoiser
-from .training import empirical_moments as empirical_moments
-from .training import dsm_loss as dsm_loss
-from .training import expected_dsm_loss as expected_dsm_loss
-from .training import fit_affine_denoiser as fit_affine_denoiser
-from .training import train_denoiser_sgd as train_denoiser_sgd
-from .training import TrainConfig as TrainConfig
-from .training import TrainState as TrainState
-from .training import train_score_model as train_score_model
-from .training import dsm_loss_estimate as dsm_loss_estimate
-from .training import load_trained_score as load_trained_score
+_EXPORTS = {
+    "GaussianLaw": "targets",
+    "GaussianTarget": "targets",
+    "AbstractPotential": "targets",
+    "GaussianPotential": "targets",
+    "ScoreTarget": "targets",
+    "CONSTRAINED_TARGETS": "targets",
+    "BetaProduct": "targets",
+    "Dirichlet": "targets",
+    "LogisticNormal": "targets",
+    "LogitNormal": "targets",
+    "LogNormal": "targets",
+    "UniformBox": "targets",
+    "DATASETS": "targets",
+    "Dataset": "targets",
+    "load_dataset": "targets",
+    "AbstractScoreModel": "scores",
+    "GaussianScore": "scores",
+    "PARAMETERISATIONS": "scores",
+    "AffineScore": "scores",
+    "GaussianMixtureScore": "scores",
+    "MLPScore": "scores",
+    "score_from_denoiser": "scores",
+    "score_from_epsilon": "scores",
+    "ReverseDiffusion": "diffusion",
+    "ReverseDriftTerm": "diffusion",
+    "reverse_parts": "diffusion",
+    "StandardNormalIncrements": "diffusion",
+    "noise_names": "diffusion",
+    "FINAL_STEPS": "diffusion",
+    "apply_final_step": "diffusion",
+    "check_final_step": "diffusion",
+    "final_step_evaluations": "diffusion",
+    "NonFiniteError": "diffusion",
+    "Samples": "diffusion",
+    "reversed_times": "diffusion",
+    "sample": "diffusion",
+    "sample_statistics": "diffusion",
+    "solver_init": "diffusion",
+    "solver_step": "diffusion",
+    "sample_diffusion": "diffusion",
+    "SOLVERS": "solvers",
+    "levy_area_of": "solvers",
+    "make_solver": "solvers",
+    "score_evaluations_per_step": "solvers",
+    "DDIM": "solvers",
+    "StochasticDDIM": "solvers",
+    "DPMSolverPP2M": "solvers",
+    "Heun": "solvers",
+    "EulerAncestral": "solvers",
+    "DPM2": "solvers",
+    "DPM2Ancestral": "solvers",
+    "DPMSolverPP2SAncestral": "solvers",
+    "DPMSolverPPSDE": "solvers",
+    "DPMSolverPP2MSDE": "solvers",
+    "DPMSolverPP2MSDEHeun": "solvers",
+    "DPMSolverPP3MSDE": "solvers",
+    "DPMSolverPP3MSDECorrected": "solvers",
+    "LMS": "solvers",
+    "AbstractReverseSolver": "solvers",
+    "check_solver_use": "solvers",
+    "is_ode_only": "solvers",
+    "min_steps": "solvers",
+    "solver_name": "solvers",
+    "solver_kind": "solvers",
+    "MALA": "langevin",
+    "ULA": "langevin",
+    "AbstractLangevinKernel": "langevin",
+    "AbstractUnadjustedKernel": "langevin",
+    "AnnealedLangevin": "langevin",
+    "DualLangevin": "langevin",
+    "LangevinInfo": "langevin",
+    "LangevinRun": "langevin",
+    "LangevinState": "langevin",
+    "MirrorLangevin": "langevin",
+    "MirrorMALA": "langevin",
+    "NewtonLangevin": "langevin",
+    "PreconditionedULA": "langevin",
+    "run_langevin": "langevin",
+    "MIRROR_MAPS": "langevin",
+    "AbstractMirrorMap": "langevin",
+    "BallBarrier": "langevin",
+    "BoxBarrier": "langevin",
+    "BurgEntropy": "langevin",
+    "EntropicBox": "langevin",
+    "EntropyOrthant": "langevin",
+    "EntropySimplex": "langevin",
+    "FermiDirac": "langevin",
+    "QuadraticMirror": "langevin",
+    "MirrorRun": "langevin",
+    "run_mirror_langevin": "langevin",
+    "AffineDenoiser": "training",
+    "empirical_moments": "training",
+    "dsm_loss": "training",
+    "expected_dsm_loss": "training",
+    "fit_affine_denoiser": "training",
+    "train_denoiser_sgd": "training",
+    "TrainConfig": "training",
+    "TrainState": "training",
+    "train_score_model": "training",
+    "dsm_loss_estimate": "training",
+    "load_trained_score": "training",
+}
+
+
+def __getattr__(name):
+    # Public names load their subpackage on first use: a command that runs a diffusion
+    # sampler does not pay for the Langevin kernels, the training loop or the data sets.
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+__all__ = list(_EXPORTS)

@@ -33,7 +33,6 @@ import warnings
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-import scipy.special
 
 from ._base import AbstractSchedule
 from ._grids import (
@@ -196,6 +195,8 @@ def beta_sigmas(n: int, table: np.ndarray, alpha: float = 0.6, beta: float = 0.6
         if not (np.isfinite(value) and value > 0):
             raise ValueError(f"beta schedule {name} must be a finite number > 0, got {value!r}")
     u = 1 - np.linspace(0, 1, n, endpoint=False)
+    import scipy.special  # here: it costs ~0.3 s of every start otherwise
+
     t = np.rint(scipy.special.betaincinv(alpha, beta, u) * (table.shape[0] - 1)).astype(int)
     keep = np.concatenate([[True], t[1:] != t[:-1]])
     return table[t[keep]]

@@ -11,12 +11,18 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-import scipy.special
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from schedules import is_concrete
 
 from ._potential import AbstractPotential, check_positive_definite
+
+
+def _special():
+    """scipy.special, imported on first use (it costs ~0.3 s of a start that rarely needs it)."""
+    import scipy.special
+
+    return scipy.special
 
 
 def _positive_parameters(name: str, value) -> Array:
@@ -72,7 +78,7 @@ class Dirichlet(AbstractPotential):
 
     def marginal_quantile(self, u, i: int) -> np.ndarray:
         a = np.asarray(self.alpha)
-        return scipy.special.betaincinv(a[i], a.sum() - a[i], np.asarray(u, float))
+        return _special().betaincinv(a[i], a.sum() - a[i], np.asarray(u, float))
 
 
 class BetaProduct(AbstractPotential):
@@ -119,7 +125,7 @@ class BetaProduct(AbstractPotential):
 
     def marginal_quantile(self, u, i: int):
         a, b, lo, hi = (np.asarray(v)[i] for v in (self.a, self.b, self.lower, self.upper))
-        return lo + (hi - lo) * scipy.special.betaincinv(a, b, np.asarray(u, float))
+        return lo + (hi - lo) * _special().betaincinv(a, b, np.asarray(u, float))
 
 
 class UniformBox(AbstractPotential):
@@ -224,7 +230,7 @@ class LogitNormal(_GaussianInDual):
 
     def marginal_quantile(self, u, i: int):
         m, s = float(self.dual_mean[i]), float(jnp.sqrt(self.dual_cov[i, i]))
-        return scipy.special.expit(m + s * scipy.special.ndtri(np.asarray(u, float)))
+        return _special().expit(m + s * _special().ndtri(np.asarray(u, float)))
 
 
 class LogNormal(_GaussianInDual):
@@ -243,7 +249,7 @@ class LogNormal(_GaussianInDual):
 
     def marginal_quantile(self, u, i: int):
         m, s = float(self.dual_mean[i]), float(jnp.sqrt(self.dual_cov[i, i]))
-        return np.exp(m + s * scipy.special.ndtri(np.asarray(u, float)))
+        return np.exp(m + s * _special().ndtri(np.asarray(u, float)))
 
 
 CONSTRAINED_TARGETS = (Dirichlet, BetaProduct, UniformBox, LogisticNormal, LogitNormal, LogNormal)
