@@ -3,7 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.dlsim-installed
+# JAX's platform: a user's JAX_PLATFORMS wins; otherwise the CPU, unless an NVIDIA GPU is
+# present (then JAX picks it, given the `.[cuda]` extra). `make test` always runs on the CPU.
+HAS_GPU := $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && echo yes)
+ifeq ($(origin JAX_PLATFORMS),undefined)
+ifneq ($(HAS_GPU),yes)
 export JAX_PLATFORMS := cpu
+endif
+endif
 
 .PHONY: demo test test-slow bench lint clean
 
@@ -17,10 +24,10 @@ demo: $(STAMP)
 	$(BIN)/dlsim reproduce --out out
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	JAX_PLATFORMS=cpu $(BIN)/python -m pytest
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow
+	JAX_PLATFORMS=cpu $(BIN)/python -m pytest -m slow
 
 bench: $(STAMP)
 	$(BIN)/dlsim bench

@@ -3,9 +3,20 @@ at equal numbers of score evaluations (NFE).
 
 A solver with k score evaluations per step gets N = budget // k steps (Heun: 5 steps for
 10 NFE; DPM-Solver++(2M) and DDIM: 10). The error is the discretization error: the
-output law, started from the exact marginal at t_max, against the exact marginal at
-t_min, both exact (`error_sweep`: one compiled program per solver for every grid and
-budget), so the table has no Monte Carlo noise.
+output law, started from the exact marginal at the grid's first time, against the exact
+marginal at its last time, both exact (`error_sweep`: one compiled program per solver for
+every grid and budget), so the table has no Monte Carlo noise. With
+`final_step="denoise"` every run ends with the practitioners' jump to sigma = 0 (one more
+score evaluation, paid from the budget: N = (budget - 1) // k) and is compared with the
+data law.
+
+Grids that do not span [t_min, t_max] (practitioners' schedules defined by a table or
+another model's noise range: `ays` starts at sigma 14.6 on VP, `simple`, `trailing`,
+`linear-quadratic` stop above t_min, `leading` starts below t_max) are computed and shown
+with the span they cover, but are ranked only when their error measures the same thing
+as the others': the grid starts at t_max, and ends at t_min or is followed by the final
+denoise (which charges the error of stopping early). A grid that starts below t_max skips
+part of the path (started from the exact marginal there), so it is never ranked.
 The winner at a budget is ranked by one metric (`METRICS`); the others are kept beside it,
 because the metrics can disagree wildly (digits, NFE 20: Heun on the quadratic grid has the
 smallest W2^2 and a KL 650x the runner-up's, its smallest-eigenvalue directions being off by
@@ -22,6 +33,7 @@ import numpy as np
 from sampling import (
     SOLVERS,
     GaussianTarget,
+    final_step_evaluations,
     make_solver,
     min_steps,
     score_evaluations_per_step,
@@ -43,7 +55,11 @@ class Comparison:
     solver needs or the grid does not apply at that N (see `_applicable`); `kl`
     (KL(output || reference)) and `weak_trace` (E|X_out|^2 - E|X_ref|^2) likewise.
     `steps[solver][i]` is the number of steps bought. `eta` is the number, or a
-    label for a function eta(t)."""
+    label for a function eta(t). `span[solver][grid][i]` is the grid's [first, last] time
+    (None where not computed); `t_range` = [t_max, t_min] of the schedule; `final_step` as
+    in `error_sweep` (the reference is the exact marginal at the grid's last time for
+    "none", the data law for "denoise"). Cells whose grid does not cover what is compared
+    are shown but not ranked (`ranked`)."""
 
     budgets: list[int]
     solvers: list[str]
@@ -54,6 +70,26 @@ class Comparison:
     schedule: str
     kl: dict[str, dict[str, list[float | None]]] = dataclasses.field(default_factory=dict)
     weak_trace: dict[str, dict[str, list[float | None]]] = dataclasses.field(default_factory=dict)
+    final_step: str = "none"
+    span: dict[str, dict[str, list[list[float] | None]]] = dataclasses.field(default_factory=dict)
+    t_range: list[float] = dataclasses.field(default_factory=list)
+
+    def unranked_reason(self, solver: str, grid: str, i: int) -> str | None:
+        """Why a computed cell is left out of the ranking (None: it is ranked): its grid
+        starts below t_max, or ends above t_min without the final denoise."""
+        span = self.span.get(solver, {}).get(grid, [None] * len(self.budgets))[i]
+        if span is None or not self.t_range:
+            return None
+        t_max, t_min = self.t_range
+        if not math.isclose(span[0], t_max, rel_tol=1e-9, abs_tol=1e-12):
+            return f"starts at t = {span[0]:.4g} < t_max = {t_max:.4g}"
+        if self.final_step == "none" and not math.isclose(span[1], t_min, rel_tol=1e-9,
+                                                          abs_tol=1e-12):
+            return f"ends at t = {span[1]:.4g} > t_min = {t_min:.4g} (no final denoise)"
+        return None
+
+    def ranked(self, solver: str, grid: str, i: int) -> bool:
+        return self.unranked_reason(solver, grid, i) is None
 
     def value(self, metric: str, solver: str, grid: str, i: int) -> float | None:
         """The ranked quantity of one cell: W2^2, KL, or |weak_trace| (`METRICS`)."""
@@ -71,7 +107,8 @@ class Comparison:
         i = self.budgets.index(budget)
         cells = [(v, k, s, g) for k, (s, g) in enumerate((s, g) for s in self.solvers
                                                           for g in self.grids)
-                 if (v := self.value(metric, s, g, i)) is not None and math.isfinite(v)]
+                 if (v := self.value(metric, s, g, i)) is not None and math.isfinite(v)
+                 and self.ranked(s, g, i)]
         if not cells:
             raise ValueError(f"no solver and grid gave a finite error at budget {budget}")
         err, _, s, g = min(cells)
@@ -86,12 +123,15 @@ class Comparison:
     def rows(self, metric: str = "w2sq") -> list[dict]:
         """One dict per (solver, grid, budget), nested solver > grid > budget: solver, grid,
         nfe, steps, w2sq, kl, weak_trace (None: budget too small or grid not applicable;
-        inf: diverges), and
-        `best`: whether the cell wins its budget under `metric`."""
+        inf: diverges), `span` ([first, last] time of the grid), `ranked` (and if not,
+        `unranked` says why), and `best`: whether the cell wins its budget under `metric`."""
         winners = {b: self._best_or_none(b, metric) for b in self.budgets}
+        span = lambda s, g, i: self.span.get(s, {}).get(g, [None] * len(self.budgets))[i]
         return [{"solver": s, "grid": g, "nfe": b, "steps": self.steps[s][i],
                  "w2sq": self.w2sq[s][g][i], "kl": self.kl[s][g][i],
-                 "weak_trace": self.weak_trace[s][g][i], "best": winners[b] == (s, g)}
+                 "weak_trace": self.weak_trace[s][g][i], "span": span(s, g, i),
+                 "ranked": self.ranked(s, g, i), "unranked": self.unranked_reason(s, g, i),
+                 "best": winners[b] == (s, g)}
                 for s in self.solvers for g in self.grids for i, b in enumerate(self.budgets)]
 
     def to_dict(self, metric: str = "w2sq") -> dict:
@@ -114,7 +154,9 @@ class Comparison:
 
     def to_markdown(self, budgets: Sequence[int] | None = None, metric: str = "w2sq") -> str:
         """One row per solver x grid, one column per budget, cells of W2^2; the best cell of
-        each budget under `metric` in bold; a last line naming the winner at each budget."""
+        each budget under `metric` in bold; cells left out of the ranking marked with a
+        dagger (their grid does not cover what is compared); a last line naming the winner
+        at each budget."""
         budgets = list(self.budgets if budgets is None else budgets)
         idx = [self.budgets.index(b) for b in budgets]
         best = {b: self._best_or_none(b, metric) for b in budgets}
@@ -126,11 +168,21 @@ class Comparison:
                 for b, i in zip(budgets, idx, strict=True):
                     v = self.w2sq[s][g][i]
                     text = "—" if v is None else ("diverges" if math.isinf(v) else f"{v:.3e}")
+                    if v is not None and not self.ranked(s, g, i):
+                        text += " †"
                     cells.append(f"**{text}**" if best[b] == (s, g) else text)
                 lines.append(f"| {s} | {g} | " + " | ".join(cells) + " |")
         wins = "; ".join(f"NFE {b}: " + (f"{best[b][0]} on {best[b][1]}" if best[b] else "none")
                          for b in budgets)
-        return "\n".join(lines) + f"\n\nBest at each budget ({METRICS[metric]}): {wins}.\n"
+        note = ("\n† not ranked: the grid starts below t_max"
+                + (" or ends above t_min" if self.final_step == "none" else "")
+                + " (the value is the error of the law at the grid's own last time"
+                + (", denoised," if self.final_step == "denoise" else "")
+                + " started from the exact marginal at its own first time).\n"
+                if any(not self.ranked(s, g, i) and self.w2sq[s][g][i] is not None
+                       for s in self.solvers for g in self.grids for i in idx) else "")
+        return ("\n".join(lines) + f"\n\nBest at each budget ({METRICS[metric]}): {wins}.\n"
+                + note)
 
 
 def default_solvers(eta: float) -> list[str]:
@@ -150,56 +202,61 @@ def default_solvers(eta: float) -> list[str]:
     return names
 
 
-def _applicable(grid: str, schedule, n: int, rho: float) -> bool:
-    """Whether the named grid exists at N steps on this schedule and spans [t_min, t_max]
-    (a builder may refuse an N, e.g. discrete-timestep grids whose steps would repeat; a grid
-    that stops short measures a shorter path and is not comparable)."""
+def _grid_times(grid: str, schedule, n: int, rho: float) -> np.ndarray | None:
+    """The named grid at N steps on this schedule, or None where its builder refuses that N
+    (e.g. discrete-timestep grids whose steps would repeat). Levels clipped to the schedule's
+    range (a warning) still make a usable grid."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # clipped to the range: still usable
-            times = np.asarray(make_grid(grid, schedule, n, rho=rho))
+            warnings.simplefilter("ignore", UserWarning)
+            return np.asarray(make_grid(grid, schedule, n, rho=rho))
     except ValueError:
-        return False
-    return bool(np.allclose(times[[0, -1]], [schedule.t_max, schedule.t_min], rtol=1e-9,
-                            atol=1e-12))
+        return None
 
 
-def _cells_by_sweep(target, schedule, steps, grids, eta, solver: str, rho: float) -> dict:
-    """{grid: {N: {"w2sq", "kl", "weak_trace"} or None}} for one solver: per grid, one
-    `error_sweep` over the step counts where the grid applies (the compiled program is shared
-    by every call); None where it does not apply. If a run diverges the sweep refuses its
-    whole set; then each N is run alone, a diverging run recorded as inf (never NaN)."""
+def _cells_by_sweep(target, schedule, steps, grids, eta, solver: str, rho: float,
+                    devices=None, final_step: str = "none") -> dict:
+    """{grid: {N: {"w2sq", "kl", "weak_trace", "span"} or None}} for one solver: per N, one
+    `error_sweep` over every grid that exists at that N (the compiled program is shared by
+    every call); None where the grid does not exist. If a run diverges the sweep refuses
+    its whole set; then each grid is run alone, a diverging run recorded as inf (never
+    NaN)."""
     keys = ("w2sq", "kl", "weak_trace")
-    out: dict = {}
-    for g in grids:
-        ok = [n for n in steps if _applicable(g, schedule, n, rho)]
-        out[g] = dict.fromkeys(steps)
-        run = lambda ns, g=g: error_sweep(target, schedule, ns, grids=[g], etas=[eta],
-                                          solvers=[solver], rho=rho).rows
+    out: dict = {g: dict.fromkeys(steps) for g in grids}
+    for n in steps:
+        times = {g: t for g in grids if (t := _grid_times(g, schedule, n, rho)) is not None}
+        run = lambda gs, n=n, times=times: error_sweep(target, schedule, [n],
+                                                       grids=[times[g] for g in gs],
+                                          etas=[eta], solvers=[solver], rho=rho, devices=devices,
+                                          final_step=final_step).rows
         try:
-            rows = run(ok) if ok else []
-            out[g].update({n: {k: getattr(r, k) for k in keys} for n, r in zip(ok, rows, strict=True)})
-            continue
+            rows = dict(zip(times, run(list(times)), strict=True)) if times else {}
         except FloatingPointError:
-            pass
-        for n in ok:
-            try:
-                row = run([n])[0]
-                cell = {k: getattr(row, k) for k in keys}
-            except FloatingPointError:
-                cell = dict.fromkeys(keys, math.inf)
+            rows = {}
+            for g in times:
+                try:
+                    rows[g] = run([g])[0]
+                except FloatingPointError:
+                    rows[g] = None
+        for g, t in times.items():
+            row = rows[g]
+            cell = dict.fromkeys(keys, math.inf) if row is None else {k: getattr(row, k) for k in keys}
             if not all(math.isfinite(v) for v in cell.values()):
                 cell = dict.fromkeys(keys, math.inf)
-            out[g][n] = cell
+            out[g][n] = {**cell, "span": [float(t[0]), float(t[-1])]}
     return out
 
 
 def compare_at_equal_nfe(target: GaussianTarget, schedule: AbstractSchedule, *,
                          budgets: Sequence[int] = BUDGETS, solvers: Sequence[str] | None = None,
                          grids: Sequence[str] | None = None, eta=0.0,
-                         rho: float = 7.0) -> Comparison:
+                         rho: float = 7.0, devices=None, final_step: str = "none") -> Comparison:
     """Exact W2^2, KL and weak error (discretization error) of every solver x grid at each
-    NFE budget. `eta` is a number >= 0 or a function eta(t)."""
+    NFE budget. `eta` is a number >= 0 or a function eta(t). `devices`: those the sweeps
+    are split over (`error_sweep`; default all). `final_step="denoise"` ends every run with
+    the jump to sigma = 0 (`sampling.apply_final_step`, one score evaluation taken from the
+    budget) and compares with the data law."""
+    extra = final_step_evaluations(final_step)
     budgets = [int(b) for b in budgets]
     if not budgets or any(b < 1 for b in budgets):
         raise ValueError(f"budgets must be integers >= 1, got {budgets}")
@@ -209,16 +266,18 @@ def compare_at_equal_nfe(target: GaussianTarget, schedule: AbstractSchedule, *,
         if g not in GRIDS:
             raise ValueError(f"unknown grid {g!r}; allowed: {', '.join(GRIDS)}")
     steps: dict = {}
-    errors: dict = {"w2sq": {}, "kl": {}, "weak_trace": {}}
+    errors: dict = {"w2sq": {}, "kl": {}, "weak_trace": {}, "span": {}}
     for name in solvers:
         solver = make_solver(name)
         nfe = score_evaluations_per_step(solver)
-        steps[name] = [b // nfe for b in budgets]
+        steps[name] = [max(b - extra, 0) // nfe for b in budgets]
         runnable = sorted({n for n in steps[name] if n >= max(1, min_steps(solver))})
-        cells = _cells_by_sweep(target, schedule, runnable, grids, eta, name, rho)
+        cells = _cells_by_sweep(target, schedule, runnable, grids, eta, name, rho, devices,
+                                final_step)
         for key in errors:
             errors[key][name] = {g: [cells[g][n][key] if n in runnable and cells[g][n] else None
                                      for n in steps[name]] for g in grids}
     return Comparison(budgets=budgets, solvers=solvers, grids=grids, steps=steps,
                       eta=f"eta(t) {getattr(eta, '__name__', 'function')}" if callable(eta)
-                      else float(eta), schedule=type(schedule).__name__, **errors)
+                      else float(eta), schedule=type(schedule).__name__, final_step=final_step,
+                      t_range=[float(schedule.t_max), float(schedule.t_min)], **errors)

@@ -103,16 +103,16 @@ def augmented_unravel(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver,
 
 
 def augmented_start(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r0, r1,
-                    means: Array, covs: Array) -> tuple[Array, Array]:
+                    means: Array, covs: Array, n_steps=None) -> tuple[Array, Array]:
     """Laws of the state y with means (S, d) and covariances (S', d, d), lifted to the
     augmented state (y, solver.init(...)) at the first step r0 -> r1: (S, n) means,
-    (S', n, n) covariances."""
+    (S', n, n) covariances. `n_steps`: the run's N (`solver_step`)."""
     d = means.shape[-1]
     levy_area = levy_area_of(solver)
     zeros = jnp.zeros(_noise_size(reverse, solver, d))
 
     def to_aug(y0):
-        state0 = solver_init(reverse, solver, r0, r1, y0, _noise_path(levy_area, zeros, d))
+        state0 = solver_init(reverse, solver, r0, r1, y0, _noise_path(levy_area, zeros, d), n_steps)
         return ravel_pytree((y0, state0))[0]
 
     aug_means = jax.vmap(to_aug)(means)
@@ -122,8 +122,9 @@ def augmented_start(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r
 
 
 def affine_step(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r0, r1, unravel,
-                aug_means: Array, aug_covs: Array) -> tuple[Array, Array]:
-    """Push a stack of augmented laws through one solver step r0 -> r1, exactly.
+                aug_means: Array, aug_covs: Array, n_steps=None) -> tuple[Array, Array]:
+    """Push a stack of augmented laws through one solver step r0 -> r1 of a run of
+    `n_steps` steps (`solver_step`), exactly.
 
     The step is linearised once, at aug_means[0]: y+ = A y + b + B z, so mean_s ->
     step(mean_0) + A (mean_s - mean_0) and C_s -> A C_s A^T + B B^T. The stacks of means
@@ -139,7 +140,8 @@ def affine_step(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r0, r
 
     def step(aug, z):
         y, state = unravel(aug)
-        y1, state1 = solver_step(reverse, solver, r0, r1, y, state, _noise_path(levy_area, z, y_dim))
+        y1, state1 = solver_step(reverse, solver, r0, r1, y, state, _noise_path(levy_area, z, y_dim),
+                                 n_steps)
         return ravel_pytree((y1, state1))[0]
 
     mean0 = aug_means[0] if aug_means.shape[0] else jnp.zeros(n_aug)
@@ -164,10 +166,12 @@ def _propagate(reverse: ReverseDiffusion, solver: diffrax.AbstractSolver, r: Arr
     Returns the mean and covariance of the state (not of the solver's auxiliary state)."""
     d = mean0.shape[0]
     unravel, _ = augmented_unravel(reverse, solver, d)
-    aug_means, aug_covs = augmented_start(reverse, solver, r[0], r[1], mean0[None], cov0[None])
+    n_steps = jnp.asarray(r.shape[0] - 1, float)
+    aug_means, aug_covs = augmented_start(reverse, solver, r[0], r[1], mean0[None], cov0[None],
+                                          n_steps)
 
     def body(carry, k):
-        return affine_step(reverse, solver, r[k], r[k + 1], unravel, *carry), None
+        return affine_step(reverse, solver, r[k], r[k + 1], unravel, *carry, n_steps), None
 
     (aug_means, aug_covs), _ = jax.lax.scan(body, (aug_means, aug_covs), jnp.arange(r.shape[0] - 1))
     return aug_means[0, :d], aug_covs[0, :d, :d]

@@ -43,6 +43,7 @@ from sampling import (
     solver_name,
     solver_step,
 )
+from sampling._sharding import Devices, map_particles, particle_keys, particle_mesh, to_host
 
 # The start draw and the tree are `sample`'s own, so that both drivers consume the same noise.
 from sampling.diffusion._sample import _brownian_path, _draw_start
@@ -71,13 +72,8 @@ def _padded_length(n_points: int) -> int:
 
 
 @eqx.filter_jit
-def _particle_keys(key, n: int):
-    # The keys `sample` gives its particles: fold_in(key, i).
-    return jax.vmap(lambda i: jr.fold_in(key, i))(jnp.arange(n))
-
-
-@eqx.filter_jit
-def _particles(keys, reverse, solver, r, n_steps, start, tol):
+def _particles(key, n, mesh, reverse, solver, r, n_steps, start, tol):
+    # The keys `sample` gives its particles, fold_in(key, i), split over the mesh as there.
     levy_area = levy_area_of(solver)
 
     def one(key):
@@ -86,25 +82,27 @@ def _particles(keys, reverse, solver, r, n_steps, start, tol):
         # The tree spans the run's own end points, as in `sample`.
         path = _brownian_path("virtual", k_path, jnp.stack([r[0], r[n_steps]]), y0.shape,
                               levy_area, tol)
-        state0 = solver_init(reverse, solver, r[0], r[1], y0, path)
+        run_length = jnp.asarray(n_steps, float)  # the run's N (see `solver_step`)
+        state0 = solver_init(reverse, solver, r[0], r[1], y0, path, run_length)
 
         def body(k, carry):
             y, state = carry
-            return solver_step(reverse, solver, r[k], r[k + 1], y, state, path)
+            return solver_step(reverse, solver, r[k], r[k + 1], y, state, path, run_length)
 
         # n_steps is traced: a while loop that runs N steps of the padded grid.
         y, _ = jax.lax.fori_loop(0, n_steps, body, (y0, state0))
         return y
 
-    return jax.vmap(one)(keys)
+    return map_particles(lambda idx: jax.vmap(one)(particle_keys(key, idx)), mesh, n)
 
 
 def run_particles(key: PRNGKeyArray, reverse: ReverseDiffusion, grid, solver: diffrax.AbstractSolver,
                   start: GaussianLaw, n_particles: int, *, length: int | None = None,
-                  tol: float = 1e-6) -> Array:
+                  tol: float = 1e-6, devices: Devices = None) -> Array:
     """The particles `sample(key, reverse, grid, solver, start, n_particles, brownian="virtual",
     tol=tol)` returns (same numbers), from one compiled program for every grid of at most
-    `length` points (default: the next power of two >= len(grid)). Raises NonFiniteError
+    `length` points (default: the next power of two >= len(grid)), split like `sample`'s
+    over `devices` (default: all; the same numbers on any number). Raises NonFiniteError
     (naming the step, found by replaying `sample`) if a particle diverges."""
     grid = np.asarray(grid, float)
     reverse.check_eta_on_grid(grid)
@@ -115,11 +113,13 @@ def run_particles(key: PRNGKeyArray, reverse: ReverseDiffusion, grid, solver: di
         raise ValueError(f"length {length} is shorter than the grid ({n_points} points)")
     # Padded in NumPy: no eager jax op whose shape depends on N (each would compile).
     r = jnp.asarray(np.concatenate([-grid, np.full(length - n_points, -grid[-1])]))
-    keys = _particle_keys(key, int(n_particles))
+    mesh = particle_mesh(devices)
     span = float(tol) * float(grid[0] - grid[-1])  # a Python float, static, as in `sample`
-    x = _particles(keys, reverse, solver, r, jnp.asarray(n_points - 1), start, span)
+    x = _particles(key, int(n_particles), mesh, reverse, solver, r, jnp.asarray(n_points - 1), start,
+                   span)
     if not bool(jnp.all(jnp.isfinite(x))):
-        sample(key, reverse, grid, solver, start, n_particles, route="scan", tol=tol)  # raises
+        sample(key, reverse, grid, solver, start, n_particles, route="scan", tol=tol,
+               devices=devices)  # raises
         raise NonFiniteError(f"non-finite samples after {n_points - 1} steps")
     return x
 
@@ -218,7 +218,8 @@ def mc_curve(key: PRNGKeyArray, score: AbstractScoreModel, schedule: AbstractSch
              rho: float = 7.0, reference_steps: int | None = None,
              floor_samples: Array | None = None, n_projections: int = DEFAULT_PROJECTIONS,
              n_bootstrap: int = DEFAULT_BOOTSTRAP, bandwidth: float | None = None,
-             tol: float | None = None, progress: bool = False) -> McCurve:
+             tol: float | None = None, progress: bool = False,
+             devices: Devices = None) -> McCurve:
     """Monte Carlo errors of every (grid, eta, solver, N) with the score model `score`.
 
     `n_particles` particles start from `start` at t_max (the exact marginal, or the prior)
@@ -234,6 +235,9 @@ def mc_curve(key: PRNGKeyArray, score: AbstractScoreModel, schedule: AbstractSch
     One key drives all: the particles' keys are the same in every row (coupling and common
     random numbers).
     `eta_labels` name the etas in the rows (default: the numbers, or a function's name).
+    The particles are split over `devices` (default: all; a count takes the first ones):
+    they are the same bit for bit on any number of devices, and the metrics, reduced across
+    the devices, are equal to rounding (see `sampling._sharding`).
     """
     if eta_labels is None:
         eta_labels = [_label(e) for e in etas]
@@ -278,7 +282,7 @@ def mc_curve(key: PRNGKeyArray, score: AbstractScoreModel, schedule: AbstractSch
                 def run(n, grid, reverse, solver):
                     g = resolve_grid(grid, schedule, n, rho)
                     x = run_particles(k_particles, reverse, g, solver, start, n_particles,
-                                      length=length, tol=tol)
+                                      length=length, tol=tol, devices=devices)
                     bar.update(1)
                     return x
 
@@ -291,7 +295,8 @@ def mc_curve(key: PRNGKeyArray, score: AbstractScoreModel, schedule: AbstractSch
                     coupled = None
                     if x_ref is not None:
                         coupled = coupled_error(x, x_ref)
-                        squared.append(np.sum(np.asarray(x - x_ref) ** 2, axis=1))
+                        # One number per particle comes to the host, not the particles.
+                        squared.append(to_host(jnp.sum((x - x_ref) ** 2, axis=1)))
                     rows.append(McRow(
                         **labels, steps=n, nfe=n * score_evaluations_per_step(solver_obj),
                         sliced_w2=sw.value, sliced_w2_se=sw.se, frechet=fr.value,

@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, PRNGKeyArray
 from scipy.special import ndtri
 
@@ -143,9 +145,29 @@ def _batches(x: Array, g: int) -> Array:
     return x[: g * b].reshape(g, b, x.shape[1])
 
 
+def _row_mesh(x: Array):
+    """The mesh whose devices hold x's rows (particles split by `sampling.sample` and the
+    Langevin drivers), or None when x is on one device."""
+    sharding = getattr(x, "sharding", None)
+    if isinstance(sharding, NamedSharding) and sharding.mesh.size > 1 and sharding.spec \
+            and sharding.spec[0] is not None:
+        return sharding.mesh
+    return None
+
+
+def _by_direction(xp: Array, mesh) -> Array:
+    """Projections (n, K) with the particles split over `mesh`, re-split by direction: a sort
+    runs along the particles, so each device takes whole columns (an all-to-all), and no device
+    gathers every particle of every direction. Other reductions over particles run where the
+    particles are (local sums, then one all-reduce)."""
+    if mesh is None:
+        return xp
+    return jax.lax.with_sharding_constraint(xp, NamedSharding(mesh, P(None, mesh.axis_names[0])))
+
+
 @eqx.filter_jit
-def _sliced_parts(theta, x, reference, n_batches):
-    xp = x @ theta.T
+def _sliced_parts(theta, x, reference, n_batches, mesh=None):
+    xp = _by_direction(x @ theta.T, mesh)
     if isinstance(reference, GaussianLaw):
         mean, sd = _projected_law(reference, theta)
         per_direction = _w2sq_projected_gaussian(xp, mean, sd)
@@ -184,7 +206,7 @@ def sliced_w2sq(key: PRNGKeyArray, x, reference, *, n_projections: int = DEFAULT
     limit = x.shape[0] if isinstance(reference, GaussianLaw) else min(x.shape[0], reference.shape[0])
     g = min(_check_count("n_batches", n_batches, 2), limit)
     theta = _directions(key, k, x.shape[1])
-    per_direction, per_batch = _sliced_parts(theta, x, reference, g)
+    per_direction, per_batch = _sliced_parts(theta, x, reference, g, _row_mesh(x))
     value = float(jnp.mean(per_direction))
     var = float(jnp.var(per_direction, ddof=1)) / k + float(jnp.var(per_batch, ddof=1)) / g
     return McEstimate(value, math.sqrt(var))

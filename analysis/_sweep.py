@@ -38,6 +38,8 @@ from sampling import (
     GaussianScore,
     GaussianTarget,
     ReverseDiffusion,
+    apply_final_step,
+    check_final_step,
     check_solver_use,
     make_solver,
     solver_name,
@@ -49,6 +51,8 @@ from ._exact_law import affine_step, augmented_start, augmented_unravel
 
 STARTS = ("marginal", "prior")
 REFERENCES = ("tmin", "data")
+# The reference each final step is compared with by default ("denoise" ends at sigma = 0).
+DEFAULT_REFERENCE = {"none": "tmin", "denoise": "data"}
 METRICS = ("w2sq", "kl", "weak_trace", "discretization", "initialization", "truncation")
 
 # Records per compiled block (a fixed shape: a block runs only its valid records).
@@ -56,10 +60,12 @@ _BLOCK = 1024
 # Directions per chunk: a power of two at most this wide (wider chunks leave the cache
 # and run slower), fewer when the memory budget says so.
 _MAX_CHUNK = 2**11
-# Lanes per compiled call (per device): enough that the lanes' state (lanes x chunk directions, two
-# augmented laws each) fills ~_KERNEL_BYTES, so that the fixed cost of each small kernel
-# of a step is shared by that much work while the state stays in cache.
-_KERNEL_BYTES = 2**19
+# Lanes per compiled call (per device): enough that the lanes' state (lanes x chunk
+# directions, two augmented laws each) fills ~_KERNEL_BYTES, so that the fixed cost of each
+# small kernel of a step is shared by that much work while the state and a step's
+# temporaries stay in a core's L2 cache (2^18 measured ~20% faster than 2^19 or 2^17 on the
+# bench's Euler sweep).
+_KERNEL_BYTES = 2**18
 _MAX_LANES = 64
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
 # The mesh axis a sweep's lanes are split over.
@@ -101,6 +107,7 @@ class Sweep:
     compiled: int
     chunk: int
     devices: int = 1
+    final_step: str = "none"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -162,8 +169,8 @@ def _pow2_at_most(n: int) -> int:
 
 class _Group(eqx.Module):
     """What a compiled block is specialised on: the solver, the kind of eta ("ode" for
-    eta = 0, "sde" for a number > 0 read from the records, or a function eta(t)), and
-    whether the data are centred (see `_n_means`)."""
+    eta = 0, "sde" for a number > 0 read from the records, or a function eta(t)), whether
+    the data are centred (see `_n_means`), and the final step (`sampling.FINAL_STEPS`)."""
 
     solver: diffrax.AbstractSolver
     eta_kind: str = eqx.field(static=True)
@@ -171,6 +178,7 @@ class _Group(eqx.Module):
     start: str = eqx.field(static=True)
     reference: str = eqx.field(static=True)
     centred: bool = eqx.field(static=True)
+    final_step: str = eqx.field(static=True, default="none")
 
 
 def _n_means(group: _Group, state_size: int) -> int:
@@ -195,11 +203,34 @@ def _reverse(schedule, group: _Group, lam, mu, eta_record):
     return ReverseDiffusion(schedule, GaussianScore(target, schedule), eta)
 
 
+def _final_laws(schedule, group: _Group, lam, mu, means, variances, t_end):
+    """1-D laws per direction (means, variances: (S, W)) pushed through the run's final
+    step at t_end: the affine map y -> a y + b read off `sampling.apply_final_step` (the
+    map Monte Carlo applies) by linearising it, as `affine_step` reads a solver step."""
+    def one(l, m, mean, var):
+        reverse = _reverse(schedule, group, l, m, jnp.zeros(()))  # the denoiser ignores eta
+        final = lambda y: apply_final_step(reverse, group.final_step, y[None], t_end)[0]
+        new_mean0, slope = jax.linearize(final, mean[0])
+        a = slope(jnp.ones(()))
+        return new_mean0 + a * (mean - mean[0]), a * a * var
+
+    new_means, new_vars = jax.vmap(one, in_axes=(0, 0, 1, 1), out_axes=1)(lam, mu, means, variances)
+    return new_means, new_vars
+
+
 def _run_metrics(schedule, group: _Group, lam, mu, weight, mean_m, mean_p, var_m, var_p, t_end):
-    """Weighted sums over the chunk of the per-direction errors of a finished run."""
+    """Weighted sums over the chunk of the per-direction errors of a finished run (the run's
+    laws, and the exact marginal at its last time t_end, after the final step)."""
     alpha, sigma = schedule.alpha(t_end), schedule.sigma(t_end)
     col = lambda v: v[:, None]  # each direction as its own 1-D law: sums over axis -1 stay per direction
-    marginal = GaussianLaw(col(alpha * mu), col(alpha**2 * lam + sigma**2))
+    if group.final_step != "none":
+        means, variances = _final_laws(
+            schedule, group, lam, mu, jnp.stack([mean_m, mean_p, alpha * mu]),
+            jnp.stack([var_m, var_p, alpha**2 * lam + sigma**2]), t_end)
+        (mean_m, mean_p, mean_t), (var_m, var_p, var_t) = means, variances
+    else:
+        mean_t, var_t = alpha * mu, alpha**2 * lam + sigma**2
+    marginal = GaussianLaw(col(mean_t), col(var_t))
     data = GaussianLaw(col(mu), col(lam))
     from_marginal = GaussianLaw(col(mean_m), col(var_m))
     from_prior = GaussianLaw(col(mean_p), col(var_p))
@@ -230,21 +261,21 @@ def _block_body(group: _Group, schedule, lam, mu, weight, carry, records, n_reco
         _reverse(schedule, group, lam[0, 0], mu[0, 0], records["eta"][0, 0]), group.solver, 1)
     n_means = _n_means(group, state_size)
 
-    def start(l_chunk, m_chunk, r0, r1, eta):
+    def start(l_chunk, m_chunk, r0, r1, eta, n_steps):
         def one(l, m):
             t0 = -r0
             alpha, sigma = schedule.alpha(t0), schedule.sigma(t0)
             means = jnp.stack([alpha * m, jnp.zeros_like(m)])[:n_means, None]
             covs = jnp.stack([alpha**2 * l + sigma**2, prior_variance])[:, None, None]
             return augmented_start(_reverse(schedule, group, l, m, eta), group.solver, r0, r1,
-                                   means, covs)
+                                   means, covs, n_steps)
 
         return jax.vmap(one)(l_chunk, m_chunk)
 
-    def advance(l_chunk, m_chunk, lane_carry, r0, r1, eta):
+    def advance(l_chunk, m_chunk, lane_carry, r0, r1, eta, n_steps):
         def one(l, m, means, covs):
             return affine_step(_reverse(schedule, group, l, m, eta), group.solver, r0, r1, unravel,
-                               means, covs)
+                               means, covs, n_steps)
 
         return jax.vmap(one)(l_chunk, m_chunk, *lane_carry)
 
@@ -263,11 +294,12 @@ def _block_body(group: _Group, schedule, lam, mu, weight, carry, records, n_reco
         carry, sums = state
         rec = jax.tree_util.tree_map(lambda x: x[k], records)
         r0, r1, eta, first, last = rec["r0"], rec["r1"], rec["eta"], rec["first"], rec["last"]
+        n_steps = rec["n_steps"]  # each record's own run length (lanes pack runs of several N)
         carry = jax.lax.cond(
             jnp.any(first),
-            lambda c: per_lane(first, jax.vmap(start)(lam, mu, r0, r1, eta), c),
+            lambda c: per_lane(first, jax.vmap(start)(lam, mu, r0, r1, eta, n_steps), c),
             lambda c: c, carry)
-        carry = jax.vmap(advance)(lam, mu, carry, r0, r1, eta)
+        carry = jax.vmap(advance)(lam, mu, carry, r0, r1, eta, n_steps)
         sums = jax.lax.cond(
             jnp.any(last),
             lambda c: sums.at[k].set(jnp.where(last[:, None], jax.vmap(metrics)(lam, mu, weight, c, -r1),
@@ -321,7 +353,8 @@ def _records(runs: list[_Run], eta_kind: str) -> tuple[dict[str, np.ndarray], np
     eta = np.concatenate([np.full(n, run.eta if eta_kind == "sde" else 0.0)
                           for n, run in zip(lengths, runs, strict=True)])
     records = {"r0": np.concatenate([x[:-1] for x in r]), "r1": np.concatenate([x[1:] for x in r]),
-               "eta": eta, "first": first, "last": last}
+               "eta": eta, "first": first, "last": last,
+               "n_steps": np.concatenate([np.full(n, float(n)) for n in lengths])}
     return records, ends
 
 
@@ -334,7 +367,7 @@ def _pad_records(records: dict[str, np.ndarray], length: int) -> dict[str, np.nd
     if n == length:
         return records
     fills = {"r0": records["r1"][-1], "r1": records["r1"][-1], "eta": records["eta"][-1],
-             "first": False, "last": False}
+             "first": False, "last": False, "n_steps": records["n_steps"][-1]}
     return {key: np.concatenate([value, np.full(length - n, fills[key], value.dtype)])
             for key, value in records.items()}
 
@@ -346,9 +379,10 @@ def _threads() -> int:
 def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Sequence[int], *,
                 grids: Sequence[str | Callable] = ("edm",), etas: Sequence = (0.0,),
                 solvers: Sequence[str | diffrax.AbstractSolver] = ("euler",), rho: float = 7.0,
-                start: str = "marginal", reference: str = "tmin",
+                start: str = "marginal", reference: str | None = None,
                 memory_budget: int = DEFAULT_MEMORY_BUDGET, progress: bool = False,
-                devices: int | Sequence[jax.Device] | None = None) -> Sweep:
+                devices: int | Sequence[jax.Device] | None = None,
+                final_step: str = "none") -> Sweep:
     """Exact errors of every sampler (grid, eta, solver) in the sweep at every N in `steps`.
 
     Each row is what `error_curve` reports for that sampler and N: W2^2, KL(output ||
@@ -361,6 +395,16 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
     (bytes) bounds the working state of one chunk of directions; `progress` shows a
     progress bar on stderr.
 
+    `final_step` (`sampling.FINAL_STEPS`): "none" (default) compares the state at the
+    grid's own last time t_N; "denoise" appends the practitioners' jump to sigma = 0,
+    x <- D(x, t_N) (`sampling.apply_final_step`, its affine map read off that function),
+    and the reference is then the data law (`reference` defaults to `DEFAULT_REFERENCE`;
+    "tmin" with "denoise" is refused). With "denoise" every law of a row (the outputs from
+    both starts and the exact marginal at t_N) goes through the final step: discretization =
+    W2^2(D#output from the marginal, D#exact marginal at t_N), initialization = W2^2(D#output
+    from the prior, D#output from the marginal), truncation = W2^2(D#exact marginal at t_N,
+    data law).
+
     `devices` (default: all local devices; a count takes the first ones; or a list) are
     the devices the sweep's lanes are split over, with `jax.shard_map` on a 1-D mesh. Each
     lane is computed by the same per-device program whatever the number of devices, so the
@@ -371,8 +415,7 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
     """
     if start not in STARTS:
         raise ValueError(f"unknown start {start!r}; allowed: {', '.join(STARTS)}")
-    if reference not in REFERENCES:
-        raise ValueError(f"unknown reference {reference!r}; allowed: {', '.join(REFERENCES)}")
+    reference = resolve_reference(reference, final_step)
     if int(memory_budget) < 1:
         raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
     steps = check_steps(steps)
@@ -406,7 +449,8 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
             for si, solver in enumerate(solver_objects):
                 group = groups.setdefault((si, key_eta), (
                     _Group(solver, "function" if callable(eta) else kind,
-                           eta if callable(eta) else None, start, reference, centred), []))
+                           eta if callable(eta) else None, start, reference, centred,
+                           final_step), []))
                 for n, grid in zip(steps, built[gi], strict=True):
                     group[1].append(_Run(len(labels), grid, 0.0 if callable(eta) else float(eta)))
                     labels.append((_grid_label(g), _eta_label(eta), solver_name(solver), n))
@@ -440,7 +484,23 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
     programs = {(id(p.group.solver), p.group.eta_kind, id(p.group.eta_function), p.width, p.lanes)
                 for p in plans}
     return Sweep(rows, start, reference, len(programs), compiled_sweep_blocks() - compiled_before,
-                 max(p.width for p in plans), shards)
+                 max(p.width for p in plans), shards, final_step)
+
+
+def resolve_reference(reference: str | None, final_step: str) -> str:
+    """The reference law's name: `reference`, or the final step's default
+    (`DEFAULT_REFERENCE`); ValueError for an unknown name, or for "tmin" after the jump
+    to sigma = 0 (the state then lives at time 0, not at t_min)."""
+    check_final_step(final_step)
+    if reference is None:
+        return DEFAULT_REFERENCE[final_step]
+    if reference not in REFERENCES:
+        raise ValueError(f"unknown reference {reference!r}; allowed: {', '.join(REFERENCES)}")
+    if final_step == "denoise" and reference == "tmin":
+        raise ValueError("reference 'tmin' does not fit final step 'denoise': the denoised "
+                         "output is at sigma = 0, so it is compared with the data law "
+                         "(reference 'data')")
+    return reference
 
 
 def _lane_mesh(devices) -> jax.sharding.Mesh | None:

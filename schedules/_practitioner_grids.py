@@ -6,7 +6,20 @@ sigma_0 > ... > sigma_{n-1} (the `*_sigmas` functions; the sources append a fina
 is left out here). A dlsim grid of N steps is the schedule with n = N + 1 levels, mapped to
 times through the schedule's noise level s(t) = sigma(t)/alpha(t): t_k = s^{-1}(sigma_k).
 So an N-step dlsim grid followed by the practitioners' final jump to sigma = 0 (a final
-denoising step) is exactly their (N + 1)-step schedule, for every name.
+denoising step, `final_step="denoise"`) is exactly their (N + 1)-step schedule, for every
+name (for `ays`, A1111's convention: N + 1 interpolated levels, then 0; ComfyUI instead
+replaces the last interpolated level by 0).
+
+Checked against the sources (SAMPLERS.md section 3): the grids that do not run from t_max
+to t_min do so by definition, not by a bug, and are kept as defined: the table schedules
+end at a table level above the first (`simple`, `sgm-uniform`, `trailing`, `beta`) or start
+below the last (`leading`, `ddim-uniform`: timestep 901 of 1000 for 10 levels); `ays` spans
+Stable Diffusion's noise range [0.029, 14.6], inside VP-linear's [0.01, 157]; and
+`linear-quadratic`, written for flow models (sigma_max = 1), stops at 0.29 sigma_max for 10
+levels, its last step being meant to reach 0. Every error is the law at the grid's own
+last time (or after the final denoise), started at its own first time; the equal-NFE
+comparison ranks such a grid only where that compares like with like
+(`analysis.Comparison.ranked`).
 
 Two kinds:
 - Schedules defined by the model's noise range (`karras` = `edm`, `exponential` = `logsnr`,

@@ -4,8 +4,12 @@ from ._names import GRIDS, METRIC_COLUMNS, METRICS, SCHEDULES, SOLVERS, columns_
 from ._options import (
     ETA_HELP,
     SPECTRUM_HELP,
+    add_devices_option,
+    add_final_step_option,
     add_time_range,
     check_choice,
+    check_devices,
+    check_final_step_and_reference,
     check_solver_name,
     eta_label,
     eta_value,
@@ -21,18 +25,23 @@ NAME = "compare"
 HELP = ("solvers x grids at equal numbers of score evaluations (NFE): exact W2^2, KL and weak "
         "error of each, ranked by one metric with the others beside it, the winner per budget")
 DEFAULT_GRIDS = ("uniform", "quadratic", "edm", "logsnr", "kl-optimal")
-COLUMNS = ("solver", "grid", "nfe", "steps", "w2sq", "kl", "weak_trace", "best", "unstable")
+COLUMNS = ("solver", "grid", "nfe", "steps", "w2sq", "kl", "weak_trace", "best", "ranked",
+           "unstable")
 
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
         NAME, help=HELP, description=HELP + ". A solver with k score evaluations per step gets "
-        "N = floor(budget / k) steps; the error is the discretization error (start: the exact "
-        "marginal at t_max; reference: the exact marginal at t_min).",
+        "N = floor(budget / k) steps (floor((budget - 1) / k) with --final-step denoise, whose jump "
+        "to sigma = 0 costs one evaluation); the error is the discretization error (start: the "
+        "exact marginal at the grid's first time; reference: the exact marginal at its last "
+        "time, or the data law after --final-step denoise).",
         epilog=columns_epilog(("nfe", "steps", "w2sq", "kl", "weak_trace", "unstable")) +
         "\n  best: the winner of its budget under --metric (smallest finite value)"
         "\n  a cell is null when the budget buys fewer steps than the solver needs, or the grid"
-        "\n  does not apply at that N (its builder refuses it, or it does not span [t_min, t_max])")
+        "\n  does not apply at that N (its builder refuses it)"
+        "\n  ranked: false (marked ~ in the table) for a grid that starts below t_max, or ends"
+        "\n  above t_min without --final-step denoise: shown, never the winner")
     p.add_argument("--schedule", default="vp", help=f"one of: {', '.join(SCHEDULES)}")
     p.add_argument("--spectrum", default="power:1:100", help=SPECTRUM_HELP)
     p.add_argument("--solver", nargs="+", default=None,
@@ -48,7 +57,9 @@ def add_parser(subparsers):
                    help="ranking metric: " + "; ".join(f"{k} = {v}" for k, v in METRICS.items()))
     p.add_argument("--rho", type=float, default=7.0, help="EDM grid exponent")
     add_time_range(p)
+    add_final_step_option(p)
     add_plot_option(p)
+    add_devices_option(p)
     return p
 
 
@@ -68,12 +79,15 @@ def run(args) -> dict:
             raise ValueError(f"solver {s} runs at {'eta = 0' if kind == 'ode' else 'eta > 0'} only, "
                              f"got --eta {args.eta}")
     check_plot_path(args.plot)
+    check_devices(args.devices)
+    reference = check_final_step_and_reference(args.final_step, None)
     from analysis import compare_at_equal_nfe
 
     schedule = schedule_from(args)
     target = target_from(args)
     comp = compare_at_equal_nfe(target, schedule, budgets=args.nfe, solvers=solvers,
-                                grids=args.grid, eta=eta_value(eta, schedule), rho=args.rho)
+                                grids=args.grid, eta=eta_value(eta, schedule), rho=args.rho,
+                                devices=args.devices, final_step=args.final_step)
     out = comp.to_dict(args.metric)
     bound = total_variance(target)
     rows = comp.rows(args.metric)
@@ -85,6 +99,7 @@ def run(args) -> dict:
     out.update(rows=rows, schedule=args.schedule, spectrum=args.spectrum, t_min=schedule.t_min,
                t_max=schedule.t_max, eta=eta_label(eta), rho=args.rho, total_variance=bound,
                evaluations_per_step={s: SOLVERS[s][0] for s in comp.solvers},
+               reference=reference,
                unstable=any(r["unstable"] for r in rows))
     if out["unstable"]:
         bad = [f"{r['solver']}/{r['grid']}/NFE {r['nfe']}" for r in rows if r["unstable"]]
@@ -113,12 +128,15 @@ def columns(result: dict) -> dict:
 def render(result: dict) -> str:
     metric = result["metric"]
     head = (f"equal-NFE comparison on {result['schedule']}, eta = {result['eta']}, spectrum "
-            f"{result['spectrum']}; ranked by {METRICS[metric]} (* = winner of its budget); "
+            f"{result['spectrum']}; final step: {result['final_step']}, reference: "
+            f"{result['reference']}; ranked by {METRICS[metric]} (* = winner of its budget, ~ = not "
+            f"ranked: its grid does not cover the compared path); "
             f"evaluations per step: "
             + ", ".join(f"{s} {k}" for s, k in result["evaluations_per_step"].items()))
     rows = sorted(result["rows"], key=lambda r: (r["nfe"], _key(r, METRIC_COLUMNS[metric])))
     cols = {k: [("-" if r[k] is None else r[k]) for r in rows] for k in COLUMNS[:7]}
     cols["best"] = ["*" if r["best"] else "" for r in rows]
+    cols["ranked"] = ["" if r["ranked"] or r["w2sq"] is None else "~" for r in rows]
     cols["unstable"] = ["yes" if r["unstable"] else "" for r in rows]
     wins = []
     for b, w in result["best"].items():

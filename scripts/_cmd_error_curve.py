@@ -2,9 +2,13 @@
 
 from ._names import REFERENCES, STARTS, columns_epilog
 from ._options import (
+    add_devices_option,
+    add_final_step_option,
     add_sampler_options,
     add_steps_option,
     check_choice,
+    check_devices,
+    check_final_step_and_reference,
     check_grid_token,
     check_solver_name,
     check_steps_early,
@@ -31,9 +35,13 @@ def add_parser(subparsers):
                               epilog=columns_epilog(COLUMNS + ("truncation", "unstable")))
     add_sampler_options(p)
     add_steps_option(p, "step counts N (optional with a grid file: its N)", required=False)
-    p.add_argument("--reference", default="tmin", help=f"one of: {', '.join(REFERENCES)}")
+    p.add_argument("--reference", default=None,
+                   help=f"one of: {', '.join(REFERENCES)} (default: tmin; data with --final-step "
+                        f"denoise)")
     p.add_argument("--start", default="marginal", help="marginal (exact law at t_max) or prior")
+    add_final_step_option(p)
     add_plot_option(p)
+    add_devices_option(p)
     return p
 
 
@@ -41,10 +49,11 @@ def run(args) -> dict:
     # Every check that needs no jax first: a bad name is rejected in a fraction of a second.
     check_solver_name(args.solver)
     check_grid_token(args.grid)
-    check_choice("reference", args.reference, REFERENCES)
+    reference = check_final_step_and_reference(args.final_step, args.reference)
     check_choice("start", args.start, STARTS)
     check_plot_path(args.plot)
     check_steps_early(args.steps, [args.grid])
+    check_devices(args.devices)
     eta = parse_eta(args.eta)
     from analysis import error_curve
 
@@ -54,7 +63,7 @@ def run(args) -> dict:
     target = target_from(args)
     curve = error_curve(target, schedule, steps, grid=grid, rho=args.rho,
                         eta=eta_value(eta, schedule), solver=args.solver, start=args.start,
-                        reference=args.reference)
+                        reference=reference, devices=args.devices, final_step=args.final_step)
     out = {**curve.to_dict(), **describe(args, schedule)}
     bound = total_variance(target)
     flags = unstable_flags(out["w2sq"], bound)
@@ -78,7 +87,8 @@ def columns(result: dict) -> dict:
 def render(result: dict) -> str:
     head = (f"{result['solver']} on {result['schedule']} / {result['grid']} grid, "
             f"eta = {result['eta']}, spectrum {result['spectrum']}; reference: {result['reference']}, "
-            f"start: {result['start']}; truncation W2^2 = {result['truncation']:.6g}")
+            f"start: {result['start']}, final step: {result['final_step']}; truncation W2^2 = "
+            f"{result['truncation']:.6g}")
     cols = columns(result)
     if result["unstable"]:
         cols["unstable"] = ["yes" if n in result["unstable_steps"] else "" for n in result["steps"]]

@@ -4,9 +4,11 @@ from ._names import GRIDS, SCHEDULES, solvers_help
 from ._options import (
     ETA_HELP,
     SPECTRUM_HELP,
+    add_devices_option,
     add_steps_option,
     add_time_range,
     check_choice,
+    check_devices,
     check_solver_name,
     eta_label,
     eta_value,
@@ -70,12 +72,14 @@ def add_parser(subparsers):
     p.add_argument("--bandwidth", type=float, default=None,
                    help="MMD kernel width h (None: sqrt of the reference's total variance)")
     p.add_argument("--seed", type=int, default=0, help="seed of the key of every random draw")
+    add_devices_option(p)
     return p
 
 
 def _check_args(args) -> tuple[list[int], list]:
     """Every check that needs no jax: a bad input is rejected before the numerical stack loads."""
     steps = parse_steps(args.steps)
+    check_devices(args.devices)
     for g in args.grid:
         check_choice("grid", g, GRIDS)
     for s in args.solver:
@@ -201,7 +205,7 @@ def run(args) -> dict:
                      eta_labels=[eta_label(e) for e in etas], solvers=args.solver, rho=args.rho,
                      reference_steps=args.reference_steps, floor_samples=floor,
                      n_projections=args.projections, n_bootstrap=args.bootstrap,
-                     bandwidth=args.bandwidth, progress=True)
+                     bandwidth=args.bandwidth, progress=True, devices=args.devices)
     out = curve.to_dict()
     out.update(what, schedule=schedule_name, t_min=float(schedule.t_min),
                t_max=float(schedule.t_max), grids=args.grid, rho=args.rho,

@@ -5,9 +5,13 @@ from ._options import (
     ETA_HELP,
     GRID_HELP,
     SPECTRUM_HELP,
+    add_devices_option,
+    add_final_step_option,
     add_steps_option,
     add_time_range,
     check_choice,
+    check_devices,
+    check_final_step_and_reference,
     check_grid_token,
     check_solver_name,
     check_steps_early,
@@ -43,8 +47,12 @@ def add_parser(subparsers):
     add_time_range(p)
     p.add_argument("--start", default="marginal",
                    help=f"one of: {', '.join(STARTS)} (exact law at t_max, or the prior)")
-    p.add_argument("--reference", default="tmin", help=f"one of: {', '.join(REFERENCES)}")
+    p.add_argument("--reference", default=None,
+                   help=f"one of: {', '.join(REFERENCES)} (default: tmin; data with --final-step "
+                        f"denoise)")
+    add_final_step_option(p)
     add_plot_option(p)
+    add_devices_option(p)
     return p
 
 
@@ -53,9 +61,10 @@ def run(args) -> dict:
     for g in args.grid:
         check_grid_token(g)
     check_choice("start", args.start, STARTS)
-    check_choice("reference", args.reference, REFERENCES)
+    reference = check_final_step_and_reference(args.final_step, args.reference)
     check_plot_path(args.plot)
     check_steps_early(args.steps, args.grid)
+    check_devices(args.devices)
     eta_specs = [parse_eta(e) for e in args.eta]
     from analysis import error_sweep
 
@@ -65,7 +74,8 @@ def run(args) -> dict:
     target = target_from(args)
     sweep = error_sweep(target, schedule, steps, grids=grids,
                         etas=[eta_value(e, schedule) for e in eta_specs], solvers=solvers,
-                        rho=args.rho, start=args.start, reference=args.reference, progress=True)
+                        rho=args.rho, start=args.start, reference=reference, progress=True,
+                        devices=args.devices, final_step=args.final_step)
     # Rows are nested grid > eta > solver > steps: name them by the user's own tokens.
     labels = [(g, eta_label(e), s, n) for g in args.grid for e in eta_specs for s in solvers
               for n in steps]
@@ -78,7 +88,8 @@ def run(args) -> dict:
     out = {"rows": rows, "schedule": args.schedule, "t_min": schedule.t_min,
            "t_max": schedule.t_max, "spectrum": args.spectrum, "grids": args.grid,
            "etas": [eta_label(e) for e in eta_specs], "solvers": solvers, "steps": steps,
-           "rho": args.rho, "start": args.start, "reference": args.reference,
+           "rho": args.rho, "start": args.start, "reference": reference,
+           "final_step": args.final_step,
            "truncation": sweep.rows[0].truncation, "programs": sweep.programs,
            "compiled": sweep.compiled, "total_variance": bound,
            "unstable": any(r["unstable"] for r in rows)}
@@ -96,7 +107,7 @@ def run(args) -> dict:
             args.plot, [(k, [r["steps"] for r in v], [r["w2sq"] for r in v])
                         for k, v in curves.items()],
             xlabel="steps N", ylabel="exact W2^2",
-            title=f"{args.schedule}, spectrum {args.spectrum}, reference {args.reference}")
+            title=f"{args.schedule}, spectrum {args.spectrum}, reference {reference}")
     return out
 
 
@@ -107,7 +118,8 @@ def columns(result: dict) -> dict:
 def render(result: dict) -> str:
     rows = result["rows"]
     head = (f"{len(rows)} exact runs on {result['schedule']}, spectrum {result['spectrum']}; "
-            f"reference: {result['reference']}, start: {result['start']}; truncation W2^2 = "
+            f"reference: {result['reference']}, start: {result['start']}, final step: "
+            f"{result['final_step']}; truncation W2^2 = "
             f"{result['truncation']:.6g}; {result['programs']} compiled program(s)")
     cols = columns(result)
     cols["unstable"] = ["yes" if u else "" for u in cols["unstable"]]

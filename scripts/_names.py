@@ -43,9 +43,11 @@ SOLVERS = {
 
 REFERENCES = ("tmin", "data")  # analysis.REFERENCES
 STARTS = ("marginal", "prior")  # analysis.STARTS
+FINAL_STEPS = ("none", "denoise")  # sampling.FINAL_STEPS
 STARTS_LANGEVIN = ("zero", "normal")  # analysis.STARTS_LANGEVIN
 FIGURES = ("error_curves", "solver_comparison", "p1_expansion", "p2_kernel", "p3_eta", "p4_rho",
-           "p5_optimized", "langevin_gaussian", "langevin_mirror", "dsm_errors")  # figures.RECIPES
+           "p5_optimized", "langevin_gaussian", "langevin_mirror", "dsm_errors",
+           "learned_vs_theory")  # figures.RECIPES
 SPECTRUM_FORMS = ("power:ALPHA:D, list:l1,l2,..., flat:D, flat:VALUE:D, two-block:L1:D1:L2:D2, "
                   "digits, digits:floor:EPS, or a .npy file")  # analysis.SPECTRUM_FORMS
 

@@ -288,3 +288,51 @@ def total_variance(target) -> float:
 
 def unstable_flags(values, bound: float) -> list[bool]:
     return [not (v <= bound) for v in values]
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices: the work of a command split over the first K devices JAX sees.
+
+DEVICES_HELP = ("split the work (Monte Carlo particles, or a sweep's lanes) over the first K "
+                "devices JAX sees (None: all of them); the numbers do not depend on K. On a CPU "
+                "host, JAX_NUM_CPU_DEVICES=8 makes 8 host devices")
+
+
+def add_devices_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--devices", type=int, default=None, metavar="K", help=DEVICES_HELP)
+
+
+def check_devices(value: int | None) -> int | None:
+    """--devices K >= 1 (checked before jax loads; K above the devices JAX sees is refused by
+    the library, naming how many there are)."""
+    if value is not None and value < 1:
+        raise ValueError(f"--devices must be an integer >= 1 (or left out: all devices), got {value}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Final step: the practitioners' last jump to sigma = 0.
+
+FINAL_STEP_HELP = ("none (default: the output is the state at the grid's last time, compared with "
+                   "the exact marginal there) or denoise (append the jump to sigma = 0, x <- D(x, "
+                   "t_N), the denoiser at the grid's last time, one more score evaluation; the "
+                   "reference is then the data law)")
+
+
+def add_final_step_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--final-step", default="none", help=FINAL_STEP_HELP)
+
+
+def check_final_step_and_reference(final_step: str, reference: str | None) -> str:
+    """--final-step's name, and the reference it allows (before jax loads): --reference
+    defaults to tmin, or to data after --final-step denoise, which refuses tmin."""
+    from ._names import FINAL_STEPS, REFERENCES
+
+    check_choice("final step", final_step, FINAL_STEPS)
+    if reference is None:
+        return "data" if final_step == "denoise" else "tmin"
+    check_choice("reference", reference, REFERENCES)
+    if final_step == "denoise" and reference == "tmin":
+        raise ValueError("--reference tmin does not fit --final-step denoise: the denoised output "
+                         "is at sigma = 0, so it is compared with the data law (--reference data)")
+    return reference

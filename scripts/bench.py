@@ -7,6 +7,7 @@ where it applies `compile_seconds` (first call minus a second, identical call) a
 shrinks them so that the suite can check that every benchmark runs.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -255,7 +256,71 @@ def bench_sampling_routes(quick: bool) -> list[dict]:
              "baseline_seconds": base, "ratio": ours / base}]
 
 
-BENCHMARKS = [bench_sweep, bench_large_dimension, bench_optimize, bench_exact_law, bench_sampling_routes]
+# Scaling over host devices: one child process with 8 forced CPU devices times the same work on
+# the first K of them (K = 1 is the baseline, measured in the same process). Prints JSON rows.
+_SCALING_CHILD = """
+import json, sys, time
+import jax, numpy as np
+from analysis import error_sweep, power_law_spectrum
+from sampling import GaussianScore, GaussianTarget, ReverseDiffusion, make_solver, sample
+from schedules import VPLinear, make_grid
+
+quick = sys.argv[1] == "quick"
+counts = (1, 8) if quick else (1, 2, 4, 8)
+schedule = VPLinear()
+target = GaussianTarget(power_law_spectrum(1.0, 8))
+reverse = ReverseDiffusion(schedule, GaussianScore(target, schedule), 1.0)
+n_particles, n_steps = (512, 20) if quick else (16384, 200)
+grid = make_grid("edm", schedule, n_steps)
+start = target.marginal(schedule, grid[0])
+solver = make_solver("euler")
+dim, n_max = (256, 8) if quick else (16384, 64)
+sweep_target = GaussianTarget(power_law_spectrum(1.0, dim))
+steps = list(range(1, n_max + 1))
+
+def best(fn, repeats):
+    jax.block_until_ready(fn())
+    out = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        out = min(out, time.perf_counter() - t0)
+    return out
+
+work = {
+    f"Monte Carlo, {n_particles} particles, N={n_steps}, Euler-Maruyama, d=8": lambda k: sample(
+        jax.random.key(0), reverse, grid, solver, start, n_particles, route="scan",
+        brownian="unsafe", devices=k).samples,
+    f"sweep, 4 grids x eta {{0,1}} x N=1..{n_max}, d={dim}, Euler": lambda k: [r.w2sq for r in error_sweep(
+        sweep_target, schedule, steps, grids=("edm", "uniform", "logsnr", "quadratic"),
+        etas=(0.0, 1.0), devices=k).rows],
+}
+rows = []
+for name, fn in work.items():
+    seconds = {k: best(lambda: fn(k), 1 if quick else 3) for k in counts}
+    rows += [{"name": f"scaling: {name}, on {k} host device(s)", "devices": k,
+              "baseline": "the same on 1 host device (same process)", "seconds": seconds[k],
+              "baseline_seconds": seconds[1], "ratio": seconds[k] / seconds[1],
+              "speedup": seconds[1] / seconds[k], "cores": len(__import__("os").sched_getaffinity(0))}
+             for k in counts if k > 1]
+print(json.dumps(rows))
+"""
+
+
+def bench_scaling(quick: bool) -> list[dict]:
+    """Monte Carlo and sweep throughput on 1, 2, 4, 8 host devices (a child process with
+    JAX_NUM_CPU_DEVICES=8), as ratios to 1 device in the same process. Host devices share
+    the machine's cores: the speed-up is bounded by the cores (about 2x on 2 cores)."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": "8", "DLSIM_CACHE_DIR": "off"}
+    proc = subprocess.run([sys.executable, "-c", _SCALING_CHILD, "quick" if quick else "full"],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"scaling benchmark failed: {proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+BENCHMARKS = [bench_sweep, bench_large_dimension, bench_optimize, bench_exact_law, bench_sampling_routes,
+              bench_scaling]
 
 
 def run_benchmarks(quick: bool = False) -> dict:

@@ -10,7 +10,20 @@ import importlib
 import os
 import sys
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+def _accelerator_plugin_installed() -> bool:
+    """Whether a JAX accelerator plugin is installed (CUDA/ROCm wheels under the `jax_plugins`
+    namespace, or libtpu): found without importing anything."""
+    from importlib.util import find_spec
+
+    return any(find_spec(name) is not None for name in ("jax_plugins", "libtpu"))
+
+
+# Without an accelerator plugin the CPU is all JAX could use: say so, which skips its probing
+# of other platforms at start-up. With one (`pip install -e '.[cuda]'`), JAX picks the GPU.
+# A user's JAX_PLATFORMS always wins.
+if not _accelerator_plugin_installed():
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 from ._output import columns_of, to_json  # noqa: E402
 

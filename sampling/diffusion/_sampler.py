@@ -8,6 +8,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from schedules import AbstractSchedule, make_grid, validate_grid
 
+from .._sharding import Devices
 from ..scores._score import AbstractScoreModel
 from ..solvers._registry import make_solver
 from ..targets._gaussian import GaussianLaw
@@ -20,7 +21,8 @@ def sample_diffusion(key: PRNGKeyArray, score: AbstractScoreModel, schedule: Abs
                      eta: Eta = 0.0, n_steps: int | None = None, dim: int | None = None,
                      start: GaussianLaw | None = None, rho: float = 7.0,
                      brownian: str = "virtual", route: str = "diffrax",
-                     tol: float = 1e-6) -> Samples:
+                     tol: float = 1e-6, devices: Devices = None,
+                     final_step: str = "none") -> Samples:
     """Samples of the reverse family (schedule, score, eta) run by `solver` over `grid`.
 
     `grid` is a decreasing array of times or a grid name (`schedules.GRIDS`, then give
@@ -29,7 +31,9 @@ def sample_diffusion(key: PRNGKeyArray, score: AbstractScoreModel, schedule: Abs
     Returns `Samples` (samples, n_steps, nfe = score evaluations per particle). Brownian
     paths: `brownian="virtual"` (VirtualBrownianTree: the same path for every grid, for
     strong-error studies) or `"unsafe"` (cheaper). Same key, same samples, whatever
-    `n_samples`. Raises ValueError on bad input, NonFiniteError if samples diverge.
+    `n_samples`, and whatever `devices` the particles are split over (default: all; see
+    `sample`). `final_step="denoise"` ends with the jump to sigma = 0, x <- D(x, grid[-1])
+    (see `sample`). Raises ValueError on bad input, NonFiniteError if samples diverge.
     """
     if isinstance(grid, str):
         if n_steps is None:
@@ -46,4 +50,4 @@ def sample_diffusion(key: PRNGKeyArray, score: AbstractScoreModel, schedule: Abs
                             jnp.full(int(dim), float(np.asarray(schedule.prior_variance()))))
     reverse = ReverseDiffusion(schedule, score, eta)
     return sample(key, reverse, grid, solver, start, n_samples, brownian=brownian, route=route,
-                  tol=tol)
+                  tol=tol, devices=devices, final_step=final_step)

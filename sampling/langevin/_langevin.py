@@ -31,6 +31,7 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from schedules import AbstractSchedule, is_concrete
 
+from .._sharding import Devices, map_particles, particle_keys, particle_mesh
 from ..diffusion._sample import NonFiniteError
 from ..scores._score import AbstractScoreModel
 from ..targets._potential import AbstractPotential, check_positive_definite
@@ -420,8 +421,8 @@ class LangevinRun(eqx.Module):
 
 
 @eqx.filter_jit
-def _run_traced(key, kernel, positions, n_steps, record):
-    """With a trace: one lax.scan of static length n_steps."""
+def _run_traced(key, kernel, positions, n_steps, record, mesh):
+    """With a trace: one lax.scan of static length n_steps; chains split over `mesh`."""
     def chain(chain_key, x0):
         def body(state, k):
             new, info = kernel.step(jr.fold_in(chain_key, k), state)
@@ -430,14 +431,15 @@ def _run_traced(key, kernel, positions, n_steps, record):
         final, (trace, probs, left) = jax.lax.scan(body, kernel.init(x0), jnp.arange(n_steps))
         return final, trace, jnp.mean(probs), jnp.sum(left)
 
-    keys = jax.vmap(lambda i: jr.fold_in(key, i))(jnp.arange(positions.shape[0]))
-    final, trace, acc, exits = jax.vmap(chain)(keys, positions)
+    final, trace, acc, exits = map_particles(
+        lambda idx, x0: jax.vmap(chain)(particle_keys(key, idx), x0), mesh, positions.shape[0],
+        positions)
     trace = jax.tree_util.tree_map(lambda a: jnp.swapaxes(a, 0, 1), trace)
     return final, trace, acc, exits
 
 
 @eqx.filter_jit
-def _run_untraced(key, kernel, positions, n_steps):
+def _run_untraced(key, kernel, positions, n_steps, mesh):
     """Without a trace: a fori_loop whose length is traced, so a new n_steps (or a new step
     size) does not recompile. Same keys as `_run_traced`, so the same numbers."""
     def chain(chain_key, x0):
@@ -451,16 +453,18 @@ def _run_untraced(key, kernel, positions, n_steps):
                                                                  jnp.zeros((), int)))
         return final, acc / n_steps, left
 
-    keys = jax.vmap(lambda i: jr.fold_in(key, i))(jnp.arange(positions.shape[0]))
-    return jax.vmap(chain)(keys, positions)
+    return map_particles(lambda idx, x0: jax.vmap(chain)(particle_keys(key, idx), x0), mesh,
+                         positions.shape[0], positions)
 
 
 def run_langevin(key: PRNGKeyArray, kernel: AbstractLangevinKernel, positions: ArrayLike,
-                 n_steps: int, *, record=None) -> LangevinRun:
+                 n_steps: int, *, record=None, devices: Devices = None) -> LangevinRun:
     """Run independent chains of `kernel` for `n_steps` steps in one jax.lax.scan.
 
     `positions`: (n_chains, d) starting points. Chain i uses key fold_in(key, i) and step k
-    of it fold_in(that, k), so a chain's numbers do not depend on how many chains run.
+    of it fold_in(that, k), so a chain's numbers do not depend on how many chains run, nor
+    on the `devices` they are split over (default: all; a count takes the first ones): the
+    final states are the same bit for bit, and come back split over the devices.
     `record(state) -> pytree` is called after every step (None: record nothing).
     Raises NonFiniteError when a chain ends at a non-finite point (an unstable step size).
     """
@@ -474,15 +478,17 @@ def run_langevin(key: PRNGKeyArray, kernel: AbstractLangevinKernel, positions: A
         inside = np.asarray(jax.vmap(mirror.in_domain)(positions))
         if not np.all(inside):
             mirror.check_point(positions[int(np.argmin(inside))])
+    mesh = particle_mesh(devices)
     if record is None:
-        final, acc, exits = _run_untraced(key, kernel, positions, jnp.asarray(int(n_steps)))
+        final, acc, exits = _run_untraced(key, kernel, positions, jnp.asarray(int(n_steps)), mesh)
         trace = None
     else:
-        final, trace, acc, exits = _run_traced(key, kernel, positions, int(n_steps), record)
-    bad = ~np.all(np.isfinite(np.asarray(final.position)), axis=-1)
-    if np.any(bad):
+        final, trace, acc, exits = _run_traced(key, kernel, positions, int(n_steps), record, mesh)
+    # Counted where the chains are (a reduction over the devices), not gathered.
+    n_bad = int(jnp.sum(~jnp.all(jnp.isfinite(final.position), axis=-1)))
+    if n_bad:
         raise NonFiniteError(
-            f"{type(kernel).__name__}: {int(bad.sum())} of {bad.size} chains reached a "
+            f"{type(kernel).__name__}: {n_bad} of {positions.shape[0]} chains reached a "
             f"non-finite point within {n_steps} steps (step size too large for this target?)"
         )
     return LangevinRun(final, trace, acc, exits)
@@ -519,7 +525,7 @@ class MirrorRun(eqx.Module):
 
 
 @eqx.filter_jit
-def _run_tracked(key, kernel, states, refused, first, n_steps, lower, upper):
+def _run_tracked(key, kernel, states, refused, first, n_steps, lower, upper, mesh):
     """`_run_untraced` plus per-chain refusal counts and first exit from the escape box. Step
     k of chain i uses fold_in(fold_in(key, i), k) with k the chain's own step index, as in
     `run_langevin`: the same chains, and a resumed run continues them exactly. n_steps is
@@ -537,12 +543,13 @@ def _run_tracked(key, kernel, states, refused, first, n_steps, lower, upper):
             0, n_steps, body, (state, jnp.zeros(()), refused, first))
         return final, refused, first, acc / n_steps
 
-    keys = jax.vmap(lambda i: jr.fold_in(key, i))(jnp.arange(refused.shape[0]))
-    return jax.vmap(chain)(keys, states, refused, first)
+    return map_particles(lambda idx, *rest: jax.vmap(chain)(particle_keys(key, idx), *rest), mesh,
+                         refused.shape[0], states, refused, first)
 
 
 def run_mirror_langevin(key: PRNGKeyArray, kernel: AbstractLangevinKernel, positions,
-                        n_steps: int, escape_box=(-np.inf, np.inf)) -> MirrorRun:
+                        n_steps: int, escape_box=(-np.inf, np.inf), *,
+                        devices: Devices = None) -> MirrorRun:
     """Run independent chains of a mirror kernel (`MirrorLangevin`, `MirrorMALA`,
     `DualLangevin`) like `run_langevin` (same keys, same chains), counting per chain the
     refused moves and the first step at which the dual point leaves `escape_box` =
@@ -551,7 +558,8 @@ def run_mirror_langevin(key: PRNGKeyArray, kernel: AbstractLangevinKernel, posit
     `positions`: (n_chains, d) starting points, or a `MirrorRun` to continue for n_steps
     more steps (pass the same key): the result is then the run of the summed length, so a
     statistic can be read at T and again at 2T at the cost of one 2T run.
-    Never raises on a lost chain: escape and freezing are what it reports.
+    Never raises on a lost chain: escape and freezing are what it reports. The chains are
+    split over `devices` as in `run_langevin`: the same numbers, bit for bit, on any number.
     """
     if getattr(kernel, "mirror", None) is None:
         raise ValueError(f"run_mirror_langevin needs a mirror kernel (MirrorLangevin, MirrorMALA, "
@@ -576,7 +584,8 @@ def run_mirror_langevin(key: PRNGKeyArray, kernel: AbstractLangevinKernel, posit
         refused = jnp.zeros(positions.shape[0], int)
         first = jnp.zeros(positions.shape[0], int)
     final, refused, first, acc = _run_tracked(key, kernel, states, refused, first,
-                                              jnp.asarray(int(n_steps)), lower, upper)
+                                              jnp.asarray(int(n_steps)), lower, upper,
+                                              particle_mesh(devices))
     if prev is not None:
         done = np.asarray(prev.state.step_index, float)
         acc = (prev.acceptance_rate * done + acc * n_steps) / (done + n_steps)

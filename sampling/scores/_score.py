@@ -200,8 +200,19 @@ class MLPScore(AbstractScoreModel):
         self.parameterisation = parameterisation
         self.n_frequencies = int(n_frequencies)
         self.sigma_data = float(sigma_data)
-        self.mlp = eqx.nn.MLP(int(dim) + 1 + 2 * self.n_frequencies, int(dim), int(width),
-                              int(depth), activation=jax.nn.silu, key=key)
+        n_inputs = int(dim) + 1 + 2 * self.n_frequencies
+        mlp = eqx.nn.MLP(n_inputs, int(dim), int(width), int(depth), activation=jax.nn.silu,
+                         key=key)
+        # Equinox draws the first layer's weights from U(+-1/sqrt(fan_in)): the 2 n_frequencies
+        # time features would shrink the weights on x and log n by sqrt((d + 1)/fan_in) (0.4
+        # for d = 2, n_frequencies = 8), and training then collapses onto the network output
+        # F = 0 (the skip connection alone, DSM loss 1: measured on eight Gaussians). So the
+        # first layer is drawn as if its fan-in were d + 1 (derived here; no change when
+        # n_frequencies = 0).
+        first = mlp.layers[0]
+        scale = float(np.sqrt(n_inputs / (int(dim) + 1)))
+        self.mlp = eqx.tree_at(lambda m: (m.layers[0].weight, m.layers[0].bias), mlp,
+                               (first.weight * scale, first.bias * scale))
 
     def embedding(self, t: ArrayLike) -> Array:
         """Features of the log noise level c = log(sigma/alpha): (c, sin(2^j c), cos(2^j c))."""

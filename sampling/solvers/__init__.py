@@ -1,5 +1,8 @@
 """Reverse-time solvers, one file each, and the registry that names them."""
 
+# The solvers read the reverse family (sampling.diffusion), whose package imports this
+# registry: load that package first, so the cycle resolves whichever is imported first.
+from .. import diffusion as _diffusion  # noqa: F401, I001
 from ._registry import SOLVERS as SOLVERS
 from ._registry import levy_area_of as levy_area_of
 from ._registry import make_solver as make_solver

@@ -60,14 +60,16 @@ name      eta     NFE/step  order  notes
 unipc     eta = 0 1         3      UniPC-bh2 order 2 + corrector (wl-zhao `uni_pc.py`); the model
                                    is evaluated at the uncorrected point and that value is the
                                    history; no corrector on the last step; needs >= 2 steps
-unipc-3   eta = 0 1         4      as unipc, order 3 (measured 3.86; 2.5-3.6 below N = 64,
+unipc-3   eta = 0 1         4      as unipc, order 3 (measured 3.82; 2.5-3.6 below N = 64,
                                    warm-up); needs >= 3 steps
 deis      eta = 0 1         3      DEIS tAB-3 (ComfyUI `deis.py`, its 10^4-point quadrature
                                    reproduced); measured 2.93; needs >= 3 steps
 ipndm     eta = 0 1         2      iPNDM-4, fixed AB coefficients in sigma (ComfyUI): order 4
                                    only on grids uniform in sigma; measured 2.00; needs >= 4
-Not reproduced: UniPC's lower_order_final (a Diffrax step does not know how many steps are
-left) and the sources' final jump to sigma = 0 (a final step, not a solver).
+UniPC lowers its order on the last steps as its source does (lower_order_final: order 1 on
+the last step, <= 2 on the one before), reading the run's N from Diffrax's args (every route
+passes it, `solver_step`). The sources' final jump to sigma = 0 is a final step, not a
+solver: `final_step="denoise"` (sampling/diffusion/_final_step.py).
 """
 
 import functools

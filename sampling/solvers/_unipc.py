@@ -15,7 +15,12 @@ data prediction, and the history D_{i-k} at lambda_{i-k}:
   corrector x_{i+1} = base - alpha_{i+1} B [sum_{k<p} rho^c_k Delta_k
                                             + rho^c_p (D(x~_{i+1}, t_{i+1}) - D_i)],
             rho^c = [1/2] for p = 1, else R^{-1} b.
-Warm-up as the source: p = min(order, i + 1) at step i (0-based).
+Orders as the source (`sample`, multistep, lower_order_final=True, its default):
+p = min(order, i + 1, N - i) at step i (0-based) of N, warm-up first and order 1 on the last
+step (order <= 2 on the one before). A Diffrax step sees only its own interval, so dlsim
+gives every solver the run's N as Diffrax's `args` (`solver_step`): the step counts its own
+steps in the state and takes N - i from there. The sweep engine gives each record its own
+run's N, so runs of several N packed in one compiled block each get their own last steps.
 
 The evaluation D(x~_{i+1}, t_{i+1}) at the *uncorrected* point is the step's only score
 evaluation: it serves the corrector of step i and is D_{i+1}, the history entry of every
@@ -27,9 +32,8 @@ x~_{i+1}. The sampler's output after the last step is therefore the last predict
 the source, without the step knowing which step is last; intermediate states are the
 uncorrected x~_i. Each step costs exactly one score evaluation.
 
-Not reproduced: the source's `lower_order_final` (p = min(p, N - i), needs the number of
-steps left, which a Diffrax step does not see) and `denoise_to_zero` (a final step, not a
-solver). On schedules other than EDM the formulas above are already written in
+Not reproduced: `denoise_to_zero` (a final step, not a solver: `final_step="denoise"`
+in `sample` and `error_sweep`). On schedules other than EDM the formulas above are already written in
 (x, alpha, sigma); they equal k-diffusion's VE form in sigma/alpha on x/alpha.
 """
 
@@ -86,14 +90,19 @@ class AbstractUniPC(AbstractReverseSolver):
         return zero, jnp.zeros_like(y0), zero, history, lambdas
 
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
-        del args, made_jump
+        del made_jump
         reverse, noise = reverse_parts(terms)
         if noise is not None:
             raise ValueError("UniPC solves the probability-flow ODE only (eta = 0)")
+        if args is None:
+            raise ValueError("UniPC lowers its order on the last steps (lower_order_final) and "
+                             "needs the run's number of steps N as Diffrax's args (pass "
+                             "n_steps to solver_step/solver_init, args=N to diffeqsolve)")
         count, base_prev, coef_prev, history, lambdas = solver_state
-        # Step counter, corrector weight and past log-SNRs are the same numbers for every law
-        # the exact-law route carries: nothing to differentiate.
-        count, coef_prev, lambdas = jax.lax.stop_gradient((count, coef_prev, lambdas))
+        # Step counter, run length, corrector weight and past log-SNRs are the same numbers
+        # for every law the exact-law route carries: nothing to differentiate.
+        count, n_steps, coef_prev, lambdas = jax.lax.stop_gradient(
+            (count, jnp.asarray(args, float), coef_prev, lambdas))
         sch = reverse.schedule
         t_i, t_next = -t0, -t1
         lam_i, lam_next = sch.log_snr(t_i), sch.log_snr(t_next)
@@ -112,7 +121,10 @@ class AbstractUniPC(AbstractReverseSolver):
             g.append(g[-1] / hh - 1.0 / math.factorial(k))
         b = [math.factorial(k + 1) * g[k] / b_h for k in range(self.max_order)]
 
-        p = jnp.minimum(count + 1.0, float(self.max_order))
+        # Warm-up, then lower_order_final: order 1 on the last step, <= 2 on the one before.
+        # (At least 1: steps past the run's end, the sweep's padding, are never read.)
+        p = jnp.maximum(jnp.minimum(jnp.minimum(count + 1.0, float(self.max_order)),
+                                    n_steps - count), 1.0)
         # r_k for the history that exists; placeholders (-1, -2) keep unused systems regular.
         r = []
         deltas = []

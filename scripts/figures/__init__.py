@@ -7,6 +7,7 @@ from . import (
     error_curves,
     langevin_gaussian,
     langevin_mirror,
+    learned_vs_theory,
     p1_expansion,
     p2_kernel,
     p3_eta,
@@ -26,4 +27,5 @@ RECIPES = [
     langevin_gaussian,
     langevin_mirror,
     dsm_errors,
+    learned_vs_theory,
 ]

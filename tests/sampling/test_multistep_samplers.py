@@ -38,8 +38,8 @@ def _denoiser(x, s):
 
 
 def _unipc_np(x, sig, order):
-    """wl-zhao/UniPC `sample` (multistep, bh2, lower_order_final off): model values stored
-    at the predictor point, corrector on every step but the last."""
+    """wl-zhao/UniPC `sample` (multistep, bh2, lower_order_final on, its default): model
+    values stored at the predictor point, corrector on every step but the last."""
     lam = -np.log(sig)
     n = sig.size - 1
     models, lams = [_denoiser(x, sig[0])], [lam[0]]
@@ -78,7 +78,8 @@ def _unipc_np(x, sig, order):
         return x_new, model
 
     for step in range(1, n + 1):
-        p = min(order, step)
+        # The source's warm-up loop (orders 1..order-1), then min(order, steps + 1 - step).
+        p = step if step < order else min(order, n + 1 - step)
         x, model = update(x, step - 1, p, corrector=step < n)
         models.append(model)
         lams.append(lam[step])
@@ -147,9 +148,10 @@ def _dlsim_run(name, schedule, grid, y0):
     @jax.jit
     def run(y):
         def body(carry, k):
-            return solver_step(reverse, solver, r[k], r[k + 1], *carry, None), None
+            return solver_step(reverse, solver, r[k], r[k + 1], *carry, None, n), None
 
-        state = solver_init(reverse, solver, r[0], r[1], y, None)
+        n = r.shape[0] - 1
+        state = solver_init(reverse, solver, r[0], r[1], y, None, n)
         return jax.lax.scan(body, (y, state), jnp.arange(r.shape[0] - 1))[0][0]
 
     return np.asarray(run(jnp.asarray(y0)))
@@ -215,13 +217,13 @@ def test_unipc_history_holds_the_denoiser_at_the_uncorrected_point():
     reverse = ReverseDiffusion(schedule, GaussianScore(GaussianTarget(LAM), schedule), 0.0)
     solver, r = make_solver("unipc"), reversed_times(grid)
     y0 = jnp.array([1.3, -0.7, 2.1])
-    state = solver_init(reverse, solver, r[0], r[1], y0, None)
-    y1, state = solver_step(reverse, solver, r[0], r[1], y0, state, None)
+    state = solver_init(reverse, solver, r[0], r[1], y0, None, 3)
+    y1, state = solver_step(reverse, solver, r[0], r[1], y0, state, None, 3)
     sig = np.asarray(schedule.noise_level(grid))
     h = np.log(sig[0] / sig[1])
     predictor = np.exp(-h) * y0 - np.expm1(-h) * _denoiser(np.asarray(y0), sig[0])
     np.testing.assert_allclose(y1, predictor, rtol=1e-13)
-    _, state = solver_step(reverse, solver, r[1], r[2], y1, state, None)
+    _, state = solver_step(reverse, solver, r[1], r[2], y1, state, None, 3)
     np.testing.assert_allclose(state[3][0], _denoiser(predictor, sig[1]), rtol=1e-12)
 
 

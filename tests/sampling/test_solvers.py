@@ -107,10 +107,11 @@ def _particles(reverse, solver, grid, y0, normals):
         def body(carry, k):
             y, state = carry
             path = StandardNormalIncrements(w[k, 0], w[k, 1], levy_area_of(solver))
-            return solver_step(reverse, solver, r[k], r[k + 1], y, state, path), None
+            return solver_step(reverse, solver, r[k], r[k + 1], y, state, path, n), None
 
+        n = r.shape[0] - 1  # the run's N (UniPC lowers its order on the last steps)
         path0 = StandardNormalIncrements(w[0, 0], w[0, 1], levy_area_of(solver))
-        state0 = solver_init(reverse, solver, r[0], r[1], y, path0)
+        state0 = solver_init(reverse, solver, r[0], r[1], y, path0, n)
         (y, _), _ = jax.lax.scan(body, (y, state0), jnp.arange(r.shape[0] - 1))
         return y
 
@@ -158,10 +159,10 @@ def test_jit_vmap_and_no_recompilation(row):
     r = reversed_times(make_grid("edm", SCHEDULE, N_STEPS))
     y, w = y0[7], normals[:, 7]
     state = solver_init(reverse, solver, r[0], r[1], y,
-                        StandardNormalIncrements(w[0, 0], w[0, 1], levy_area_of(solver)))
+                        StandardNormalIncrements(w[0, 0], w[0, 1], levy_area_of(solver)), N_STEPS)
     for k in range(N_STEPS):
         path = StandardNormalIncrements(w[k, 0], w[k, 1], levy_area_of(solver))
-        y, state = solver_step(reverse, solver, r[k], r[k + 1], y, state, path)
+        y, state = solver_step(reverse, solver, r[k], r[k + 1], y, state, path, N_STEPS)
     np.testing.assert_allclose(y, out1[7], rtol=1e-12, atol=1e-13)
     assert len(_TRACES) > 0
 

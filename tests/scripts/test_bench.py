@@ -11,7 +11,7 @@ def test_every_benchmark_runs_and_reports_a_ratio(capsys):
     results = json.loads(capsys.readouterr().out)["results"]
     names = " ".join(r["name"] for r in results)
     for part in ("sweep in process", "dlsim sweep, whole process", "d=20000", "dlsim optimize",
-                 "exact law of one grid", "Monte Carlo"):
+                 "exact law of one grid", "Monte Carlo", "scaling: Monte Carlo", "scaling: sweep"):
         assert part in names
     for r in results:
         assert r["seconds"] > 0 and r["baseline_seconds"] > 0

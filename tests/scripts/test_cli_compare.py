@@ -94,7 +94,7 @@ def test_table_csv_and_help(capsys, tmp_path):
     with open(path) as fh:
         table = list(csv.DictReader(fh))
     assert len(table) == 18 and list(table[0]) == ["solver", "grid", "nfe", "steps", "w2sq", "kl",
-                                                   "weak_trace", "best", "unstable"]
+                                                   "weak_trace", "best", "ranked", "unstable"]
     with pytest.raises(SystemExit):
         main(["compare", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())

@@ -1,0 +1,110 @@
+r"""Particles split over devices: a 1-D mesh, padding to a multiple of its size, and each
+device running the per-particle program on its own share (`jax.shard_map`).
+
+Monte Carlo particles never interact, so the mesh has one axis, `particles`, and nothing is
+communicated while they move: each device runs the same vmapped program on its slice of
+the global particle indices, and particle i draws its noise from `fold_in(key, i)` (i the
+global index), so which device holds it, and how many devices there are, cannot change
+its noise (DISTRIBUTED.md sections 1.1-1.2). A count n that the devices do not divide is
+padded to the next multiple with extra particles (indices n, n+1, ...; computed, then
+dropped), so the first n are the particles of an unpadded run.
+
+Each device's share is one vmapped batch whose width depends on the device count; the
+arithmetic per particle is the same, and per-particle states are bit-identical on 1 and
+8 devices in our tests (`tests/distributed`). Reductions over particles (means,
+covariances, metric sums) are all-reduces whose order of addition depends on the split:
+equal to rounding (about 1e-16 relative in float64), not bit for bit.
+
+Several hosts (`jax.distributed.initialize`, README "Several devices and hosts"): the
+default mesh is `jax.devices()`, every device of every process, so each process computes
+the particles of its own devices; `to_host` gathers a result on every process
+(`process_allgather`), which every process must call (SPMD: same calls, same order).
+"""
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+PARTICLE_AXIS = "particles"
+
+Devices = int | Sequence[jax.Device] | None
+
+
+def particle_mesh(devices: Devices = None) -> Mesh:
+    """The 1-D mesh (axis `particles`) of the devices a Monte Carlo run is split over.
+
+    `devices`: None = every device JAX sees (`jax.devices()`: this process's on one host,
+    every process's after `jax.distributed.initialize`); a count K = the first K of them;
+    or a list of devices. Raises ValueError naming the bad value."""
+    available = jax.devices()
+    if devices is None:
+        chosen = available
+    elif isinstance(devices, int | np.integer) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            raise ValueError(f"devices must be between 1 and the {len(available)} available device(s), "
+                             f"got {devices}")
+        chosen = available[:int(devices)]
+    else:
+        chosen = list(devices) if isinstance(devices, Sequence) else []
+        if not chosen or not all(isinstance(d, jax.Device) for d in chosen):
+            raise ValueError(f"devices must be a count or a non-empty list of jax devices, got {devices!r}")
+    # Auto axis: plain jit on the sharded results propagates the split (no jax.set_mesh needed).
+    return Mesh(np.array(chosen), (PARTICLE_AXIS,))
+
+
+def padded_count(n: int, mesh: Mesh) -> int:
+    """n rounded up to a multiple of the mesh size (every device gets an equal share)."""
+    return -(-int(n) // mesh.size) * mesh.size
+
+
+def _pad_rows(a: jax.Array, n_pad: int) -> jax.Array:
+    # Padded rows repeat row 0: a valid start (inside a mirror map's domain, say).
+    extra = n_pad - a.shape[0]
+    if extra == 0:
+        return a
+    return jnp.concatenate([a, jnp.broadcast_to(a[:1], (extra,) + a.shape[1:])])
+
+
+def map_particles(local: Callable, mesh: Mesh, n: int, *batched):
+    """`local(indices, *batched)` on every device's share of the particles, inside jit.
+
+    `indices` are the global particle indices of the share (int array); `batched` are
+    pytrees whose leaves have n leading rows (per-particle inputs: start points, states),
+    padded to a multiple of the device count with copies of row 0. `local` returns a
+    pytree whose leaves lead with the share's particles. Returns that pytree for all
+    n particles: split over the mesh when the device count divides n; otherwise JAX
+    (which cannot split an array unevenly) leaves the sliced result replicated, while the
+    simulation itself was still split over the padded count."""
+    n_pad = padded_count(n, mesh)
+    batched = jax.tree_util.tree_map(lambda a: _pad_rows(a, n_pad), batched)
+    split = P(PARTICLE_AXIS)
+    # check_vma=False: diffrax's while loops fail the varying-axes check (diffrax#735).
+    out = jax.shard_map(local, mesh=mesh, in_specs=split, out_specs=split,
+                        check_vma=False)(jnp.arange(n_pad), *batched)
+    if n_pad == n:
+        return out
+    return jax.tree_util.tree_map(lambda a: a[:n], out)
+
+
+def particle_keys(key, indices: jax.Array) -> jax.Array:
+    """The key of each particle: fold_in(key, i) on its global index i."""
+    return jax.vmap(lambda i: jax.random.fold_in(key, i))(indices)
+
+
+def is_split(x: jax.Array, mesh: Mesh) -> bool:
+    """Whether x's rows are split over all of `mesh` (for tests and reports)."""
+    return x.sharding.is_equivalent_to(NamedSharding(mesh, P(PARTICLE_AXIS)), x.ndim)
+
+
+def to_host(x) -> np.ndarray:
+    """x as a NumPy array on this process: the array itself on one process; with several,
+    `process_allgather` (every process must call it, with the same array)."""
+    if jax.process_count() == 1:
+        return np.asarray(x)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
