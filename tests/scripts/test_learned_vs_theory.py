@@ -91,6 +91,7 @@ def _check_outputs(out, n_rows):
     assert "Does the theory's pick win?" in (out / "index.md").read_text()
 
 
+@pytest.mark.slow  # ~20 s: trains three networks and measures them
 def test_quick_path_writes_outputs_and_manifest_records_checkpoints(tmp_path, monkeypatch):
     _tiny(monkeypatch, fast=True)
     first = rep.reproduce(tmp_path, only=["learned_vs_theory"], quick=True, progress=False)
