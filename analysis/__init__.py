@@ -1,8 +1,7 @@
 """What measures: exact Gaussian laws, distances, error curves."""
 
-import importlib
-
 import schedules as _schedules  # noqa: F401  (float64 on import)
+from schedules._lazy_exports import lazy_exports
 
 _EXPORTS = {
     "cancelling_eta": "_closed_forms",
@@ -144,19 +143,8 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name):
-    # Public names load their module on first use: a command that needs one error curve does
-    # not pay for SciPy's optimisers, sparse solvers or the Monte Carlo metrics.
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
-
+# Public names load their module on first use: a command that needs one error curve does
+# not pay for SciPy's optimisers, sparse solvers or the Monte Carlo metrics.
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 __all__ = list(_EXPORTS)

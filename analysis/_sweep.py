@@ -44,6 +44,7 @@ from sampling import (
     make_solver,
     solver_name,
 )
+from sampling._sharding import device_mesh
 from schedules import AbstractSchedule, make_grids, validate_grid
 
 from ._distances import kl_gaussian, w2sq_gaussian, weak_error_quadratic
@@ -504,20 +505,9 @@ def resolve_reference(reference: str | None, final_step: str) -> str:
 
 
 def _lane_mesh(devices) -> jax.sharding.Mesh | None:
-    """The 1-D mesh of the devices a sweep runs on (None for a single device)."""
-    available = jax.local_devices()
-    if devices is None:
-        chosen = available
-    elif isinstance(devices, int | np.integer) and not isinstance(devices, bool):
-        if not 1 <= devices <= len(available):
-            raise ValueError(f"devices must be between 1 and the {len(available)} local device(s), "
-                             f"got {devices}")
-        chosen = available[:int(devices)]
-    else:
-        chosen = list(devices)
-        if not chosen or not all(isinstance(d, jax.Device) for d in chosen):
-            raise ValueError(f"devices must be a count or a non-empty list of jax devices, got {devices!r}")
-    return None if len(chosen) == 1 else jax.sharding.Mesh(np.array(chosen), (_LANE_AXIS,))
+    """The 1-D mesh of this process's devices a sweep runs on (None for a single device)."""
+    mesh = device_mesh(devices, _LANE_AXIS, jax.local_devices(), "local")
+    return None if mesh.size == 1 else mesh
 
 
 def _workers(shards: int) -> int:

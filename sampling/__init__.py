@@ -4,9 +4,8 @@ Subpackages: `targets`, `scores`, `diffusion`, `solvers`, `langevin`, `training`
 name is re-exported here.
 """
 
-import importlib
-
 import schedules as _schedules  # noqa: F401  (float64 on import)
+from schedules._lazy_exports import lazy_exports
 
 _EXPORTS = {
     "GaussianLaw": "targets",
@@ -113,19 +112,8 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name):
-    # Public names load their subpackage on first use: a command that runs a diffusion
-    # sampler does not pay for the Langevin kernels, the training loop or the data sets.
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
-
+# Public names load their subpackage on first use: a command that runs a diffusion
+# sampler does not pay for the Langevin kernels, the training loop or the data sets.
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 __all__ = list(_EXPORTS)

@@ -34,26 +34,32 @@ PARTICLE_AXIS = "particles"
 Devices = int | Sequence[jax.Device] | None
 
 
+def device_mesh(devices: Devices, axis: str, available: Sequence[jax.Device], which: str) -> Mesh:
+    """The 1-D mesh (one axis, `axis`) of the chosen devices among `available` (described as
+    `which` in errors): None = all of them, a count K = the first K, or a list of devices.
+    Raises ValueError naming the bad value."""
+    if devices is None:
+        chosen = list(available)
+    elif isinstance(devices, int | np.integer) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            raise ValueError(f"devices must be between 1 and the {len(available)} {which} device(s), "
+                             f"got {devices}")
+        chosen = list(available)[:int(devices)]
+    else:
+        chosen = list(devices) if isinstance(devices, Sequence) else []
+        if not chosen or not all(isinstance(d, jax.Device) for d in chosen):
+            raise ValueError(f"devices must be a count or a non-empty list of jax devices, got {devices!r}")
+    # Auto axis: plain jit on the sharded results propagates the split (no jax.set_mesh needed).
+    return Mesh(np.array(chosen), (axis,))
+
+
 def particle_mesh(devices: Devices = None) -> Mesh:
     """The 1-D mesh (axis `particles`) of the devices a Monte Carlo run is split over.
 
     `devices`: None = every device JAX sees (`jax.devices()`: this process's on one host,
     every process's after `jax.distributed.initialize`); a count K = the first K of them;
     or a list of devices. Raises ValueError naming the bad value."""
-    available = jax.devices()
-    if devices is None:
-        chosen = available
-    elif isinstance(devices, int | np.integer) and not isinstance(devices, bool):
-        if not 1 <= devices <= len(available):
-            raise ValueError(f"devices must be between 1 and the {len(available)} available device(s), "
-                             f"got {devices}")
-        chosen = available[:int(devices)]
-    else:
-        chosen = list(devices) if isinstance(devices, Sequence) else []
-        if not chosen or not all(isinstance(d, jax.Device) for d in chosen):
-            raise ValueError(f"devices must be a count or a non-empty list of jax devices, got {devices!r}")
-    # Auto axis: plain jit on the sharded results propagates the split (no jax.set_mesh needed).
-    return Mesh(np.array(chosen), (PARTICLE_AXIS,))
+    return device_mesh(devices, PARTICLE_AXIS, jax.devices(), "available")
 
 
 def padded_count(n: int, mesh: Mesh) -> int:
