@@ -25,13 +25,13 @@ On a dlsim schedule it runs as k-diffusion runs a VP model: sigma = noise level 
 x = y/alpha; the history holds (d, sigma) in those coordinates.
 """
 
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-from diffrax import RESULTS
 
-from ..diffusion._reverse import reverse_parts
-from ._base import AbstractReverseSolver
+from ._kdiffusion import AbstractKDiffusionSolver, denoised_at_time
 
 # The source's fixed VP map (edm2t): beta_d and beta_min from sigma_min = 0.002 at
 # tau = eps_s = 1e-3 and sigma_max = 80 at tau = 1.
@@ -96,7 +96,7 @@ def deis_coefficients(tau_cur, tau_next, nodes):
     return out
 
 
-class DEIS(AbstractReverseSolver):
+class DEIS(AbstractKDiffusionSolver):
     """DEIS-tAB of largest order 3 (ComfyUI's default), on the probability-flow ODE (eta = 0
     only); 1 score evaluation per step; warm-up with orders 1, 2. The source runs on any grid;
     dlsim asks for at least 3 steps, so that the method reaches its own order (as for dpm2m
@@ -105,6 +105,7 @@ class DEIS(AbstractReverseSolver):
     score_evaluations = 1
     ode_only = True
     min_steps = 3
+    display_name: ClassVar[str] = "DEIS"
 
     def order(self, terms):
         return 3
@@ -114,21 +115,12 @@ class DEIS(AbstractReverseSolver):
         # (steps done, (d_{i-1}, d_{i-2}), (sigma_{i-1}, sigma_{i-2}))
         return zero, (jnp.zeros_like(y0),) * 2, (zero, zero)
 
-    def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
-        del args, made_jump
-        reverse, noise = reverse_parts(terms)
-        if noise is not None:
-            raise ValueError("DEIS solves the probability-flow ODE only (eta = 0)")
-        count, history, sigmas = solver_state
+    def ve_step(self, reverse, f, x, state, noise):
+        count, history, sigmas = state
         # The counter and past noise levels are the same numbers for every law carried.
         count, sigmas = jax.lax.stop_gradient((count, sigmas))
-        sch = reverse.schedule
-        t_i, t_next = -t0, -t1
-        alpha_i, alpha_next = sch.alpha(t_i), sch.alpha(t_next)
-        s_i, s_next = sch.noise_level(t_i), sch.noise_level(t_next)
-        x = y0 / alpha_i
-        denoised = reverse.denoised(y0, t_i)
-        d = (x - denoised) / s_i
+        s_i, s_next = f.sigma0, f.sigma1
+        d = (x - denoised_at_time(reverse, x, f.t0)) / s_i
         p = jnp.minimum(count + 1.0, 3.0)
         # Placeholder past noise levels (above the current one) keep unused nodes distinct.
         s1 = jnp.where(count >= 1, sigmas[0], 2.0 * s_i + 1.0)
@@ -143,6 +135,5 @@ class DEIS(AbstractReverseSolver):
         increment = jnp.where(p > 2.5, third, jnp.where(p > 1.5, second, euler))
         # The source forces order 1 when sigma_{i+1} <= 0 (its Euler step lands on D).
         x_next = jnp.where(s_next <= 0.0, x + euler, x + increment)
-        y1 = alpha_next * x_next
         state = (count + 1.0, (d, history[0]), (jnp.asarray(s_i, float), sigmas[0]))
-        return y1, None, dict(y0=y0, y1=y1), state, RESULTS.successful
+        return x_next, state

@@ -13,18 +13,18 @@ On a dlsim schedule it runs as k-diffusion runs a VP model: sigma = noise level 
 and x = y/alpha (y the schedule's state); the history holds d in those coordinates.
 """
 
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
-from diffrax import RESULTS
 
-from ..diffusion._reverse import reverse_parts
-from ._base import AbstractReverseSolver
+from ._kdiffusion import AbstractKDiffusionSolver, denoised_at_time
 
 # a^{(p)}_j, j = 0 (current slope) .. p - 1 (oldest).
 _AB = ((1.0,), (1.5, -0.5), (23 / 12, -16 / 12, 5 / 12), (55 / 24, -59 / 24, 37 / 24, -9 / 24))
 
 
-class IPNDM(AbstractReverseSolver):
+class IPNDM(AbstractKDiffusionSolver):
     """iPNDM, largest order 4, on the probability-flow ODE (eta = 0 only); 1 score evaluation
     per step; warm-up with orders 1, 2, 3. The source runs on any grid; dlsim asks for at
     least 4 steps, so that the method reaches its own order (as for dpm2m and lms)."""
@@ -32,6 +32,7 @@ class IPNDM(AbstractReverseSolver):
     score_evaluations = 1
     ode_only = True
     min_steps = 4
+    display_name: ClassVar[str] = "iPNDM"
 
     def order(self, terms):
         return 2  # on non-uniform grids (4 on grids uniform in the noise level)
@@ -40,26 +41,16 @@ class IPNDM(AbstractReverseSolver):
         # (steps done, d_{i-1}, d_{i-2}, d_{i-3})
         return jnp.zeros((), float), (jnp.zeros_like(y0),) * 3
 
-    def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
-        del args, made_jump
-        reverse, noise = reverse_parts(terms)
-        if noise is not None:
-            raise ValueError("iPNDM solves the probability-flow ODE only (eta = 0)")
-        count, history = solver_state
+    def ve_step(self, reverse, f, x, state, noise):
+        count, history = state
         count = jax.lax.stop_gradient(count)
-        sch = reverse.schedule
-        t_i, t_next = -t0, -t1
-        alpha_i, alpha_next = sch.alpha(t_i), sch.alpha(t_next)
-        s_i, s_next = sch.noise_level(t_i), sch.noise_level(t_next)
-        x = y0 / alpha_i
-        denoised = reverse.denoised(y0, t_i)
-        d = (x - denoised) / s_i
+        denoised = denoised_at_time(reverse, x, f.t0)
+        d = (x - denoised) / f.sigma0
         slopes = (d,) + history
         p = jnp.minimum(count + 1.0, 4.0)
         combo = jnp.zeros_like(d)
         for order, coefficients in enumerate(_AB, start=1):
             value = sum(a * slope for a, slope in zip(coefficients, slopes, strict=False))
             combo = jnp.where(p == order, value, combo)
-        x_next = jnp.where(s_next <= 0.0, denoised, x + (s_next - s_i) * combo)
-        y1 = alpha_next * x_next
-        return y1, None, dict(y0=y0, y1=y1), (count + 1.0, slopes[:3]), RESULTS.successful
+        x_next = jnp.where(f.sigma1 <= 0.0, denoised, x + (f.sigma1 - f.sigma0) * combo)
+        return x_next, (count + 1.0, slopes[:3])
