@@ -236,8 +236,8 @@ def mc_curve(key: PRNGKeyArray, score: AbstractScoreModel, schedule: AbstractSch
     random numbers).
     `eta_labels` name the etas in the rows (default: the numbers, or a function's name).
     The particles are split over `devices` (default: all; a count takes the first ones):
-    they are the same bit for bit on any number of devices, and the metrics, reduced across
-    the devices, are equal to rounding (see `sampling._sharding`).
+    they are the same bit for bit on any number of devices, and so are the metrics, which
+    reduce in blocks of a fixed shape where the particles are (`sampling._sharding.map_blocks`).
     """
     if eta_labels is None:
         eta_labels = [_label(e) for e in etas]

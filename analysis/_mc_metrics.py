@@ -31,12 +31,11 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, PRNGKeyArray
 from scipy.special import ndtri
 
 from sampling import GaussianLaw
+from sampling._sharding import holding_mesh, map_blocks, to_host
 
 from ._distances import w2sq_gaussian
 
@@ -116,20 +115,24 @@ def _gaussian_cell_weights(n: int) -> np.ndarray:
     return phi[:-1] - phi[1:]
 
 
+# Projections are laid out (K, n), directions first, and sorted and summed along the
+# particles, the last axis: a sort along a leading axis may be compiled on a transposed
+# layout in one program and not in another, and the sums after it then add in another order.
+
 def _w2sq_projected_samples(xp: Array, yp: Array) -> Array:
-    """1-D W2^2 per column of projected samples (n, K) and (m, K), from sorted quantiles."""
-    widths, ix, iy = _quantile_cells(xp.shape[0], yp.shape[0])
-    xs, ys = jnp.sort(xp, axis=0), jnp.sort(yp, axis=0)
-    return jnp.asarray(widths) @ (xs[ix] - ys[iy]) ** 2
+    """1-D W2^2 per row of projected samples (K, n) and (K, m), from sorted quantiles."""
+    widths, ix, iy = _quantile_cells(xp.shape[1], yp.shape[1])
+    xs, ys = jnp.sort(xp, axis=1), jnp.sort(yp, axis=1)
+    return (xs[:, ix] - ys[:, iy]) ** 2 @ jnp.asarray(widths)
 
 
 def _w2sq_projected_gaussian(xp: Array, mean: Array, sd: Array) -> Array:
-    r"""1-D W2^2 per column between the empirical law of xp (n, K) and N(mean_k, sd_k^2):
+    r"""1-D W2^2 per row between the empirical law of xp (K, n) and N(mean_k, sd_k^2):
     $\int_0^1 (x_{(\lceil un \rceil)} - m - s\Phi^{-1}(u))^2 du
     = \overline{x^2} - 2m\bar x - 2s\sum_i x_{(i)} e_i + m^2 + s^2$ (closed form, derived here)."""
-    e = jnp.asarray(_gaussian_cell_weights(xp.shape[0]))
-    xs = jnp.sort(xp, axis=0)
-    return (jnp.mean(xs**2, axis=0) - 2.0 * mean * jnp.mean(xs, axis=0) - 2.0 * sd * (e @ xs)
+    e = jnp.asarray(_gaussian_cell_weights(xp.shape[1]))
+    xs = jnp.sort(xp, axis=1)
+    return (jnp.mean(xs**2, axis=1) - 2.0 * mean * jnp.mean(xs, axis=1) - 2.0 * sd * (xs @ e)
             + mean**2 + sd**2)
 
 
@@ -145,39 +148,54 @@ def _batches(x: Array, g: int) -> Array:
     return x[: g * b].reshape(g, b, x.shape[1])
 
 
-def _row_mesh(x: Array):
-    """The mesh whose devices hold x's rows (particles split by `sampling.sample` and the
-    Langevin drivers), or None when x is on one device."""
-    sharding = getattr(x, "sharding", None)
-    if isinstance(sharding, NamedSharding) and sharding.mesh.size > 1 and sharding.spec \
-            and sharding.spec[0] is not None:
-        return sharding.mesh
-    return None
+def _blocks(x: Array, size: int) -> Array:
+    """x's rows in consecutive blocks of `size`, the last one filled up with zero rows:
+    (ceil(n / size), size, ...)."""
+    count = -(-x.shape[0] // size)
+    filled = jnp.concatenate([x, jnp.zeros((count * size - x.shape[0],) + x.shape[1:])])
+    return filled.reshape((count, size) + x.shape[1:])
 
 
-def _by_direction(xp: Array, mesh) -> Array:
-    """Projections (n, K) with the particles split over `mesh`, re-split by direction: a sort
-    runs along the particles, so each device takes whole columns (an all-to-all), and no device
-    gathers every particle of every direction. Other reductions over particles run where the
-    particles are (local sums, then one all-reduce)."""
-    if mesh is None:
-        return xp
-    return jax.lax.with_sharding_constraint(xp, NamedSharding(mesh, P(None, mesh.axis_names[0])))
+# Every reduction over particles below runs inside blocks of a fixed shape (`map_blocks`),
+# and the blocks' results are combined on the host, so a metric is the same number, bit for
+# bit, whether the particles sit on one device or are split over several.
+_ROW_BLOCK = 1024  # particles per block when projecting
+_DIRECTION_BLOCK = 8  # directions per block when sorting (each block holds every particle)
+
+
+def _by_direction(x: Array, theta: Array, mesh) -> Array:
+    """The projections theta x_i in blocks of `_DIRECTION_BLOCK` directions, each with every
+    particle: (ceil(K / kb), kb, n). They are computed in blocks of particles where the
+    particles are; a sort runs along the particles, so each device then takes whole
+    directions (an all-to-all when the particles are split), and no device gathers every
+    particle of every direction."""
+    n = x.shape[0]
+    blocks = _blocks(x, min(_ROW_BLOCK, n))
+    xp = map_blocks(lambda xb, th: xb @ th.T, mesh, (blocks,), (theta,))
+    return _blocks(xp.reshape(-1, theta.shape[0])[:n].T, _DIRECTION_BLOCK)
 
 
 @eqx.filter_jit
-def _sliced_parts(theta, x, reference, n_batches, mesh=None):
-    xp = _by_direction(x @ theta.T, mesh)
+def _sliced_parts(theta, x, reference, n_batches, mesh):
+    k = theta.shape[0]
+    columns = _by_direction(x, theta, mesh)
     if isinstance(reference, GaussianLaw):
-        mean, sd = _projected_law(reference, theta)
-        per_direction = _w2sq_projected_gaussian(xp, mean, sd)
-        per_batch = jax.vmap(lambda xb: _w2sq_projected_gaussian(xb @ theta.T, mean, sd))(
-            _batches(x, n_batches))
+        # The law's projections are taken inside the blocks too: computed outside, the
+        # partitioner may split them by direction, and their rounding with them.
+        def against_law(xp, th, mean, cov):
+            return _w2sq_projected_gaussian(xp, *_projected_law(GaussianLaw(mean, cov), th))
+
+        per_direction = map_blocks(against_law, mesh, (columns, _blocks(theta, _DIRECTION_BLOCK)),
+                                   (reference.mean, reference.cov))
+        per_batch = map_blocks(lambda xb, th, mean, cov: against_law(th @ xb.T, th, mean, cov),
+                               mesh, (_batches(x, n_batches),), (theta, reference.mean, reference.cov))
     else:
-        per_direction = _w2sq_projected_samples(xp, reference @ theta.T)
-        per_batch = jax.vmap(lambda xb, yb: _w2sq_projected_samples(xb @ theta.T, yb @ theta.T))(
-            _batches(x, n_batches), _batches(reference, n_batches))
-    return per_direction, jnp.mean(per_batch, axis=1)
+        per_direction = map_blocks(_w2sq_projected_samples, mesh,
+                                   (columns, _by_direction(reference, theta, mesh)))
+        per_batch = map_blocks(
+            lambda xb, yb, th: _w2sq_projected_samples(th @ xb.T, th @ yb.T), mesh,
+            (_batches(x, n_batches), _batches(reference, n_batches)), (theta,))
+    return per_direction.reshape(-1)[:k], per_batch
 
 
 def sliced_w2sq(key: PRNGKeyArray, x, reference, *, n_projections: int = DEFAULT_PROJECTIONS,
@@ -206,9 +224,11 @@ def sliced_w2sq(key: PRNGKeyArray, x, reference, *, n_projections: int = DEFAULT
     limit = x.shape[0] if isinstance(reference, GaussianLaw) else min(x.shape[0], reference.shape[0])
     g = min(_check_count("n_batches", n_batches, 2), limit)
     theta = _directions(key, k, x.shape[1])
-    per_direction, per_batch = _sliced_parts(theta, x, reference, g, _row_mesh(x))
-    value = float(jnp.mean(per_direction))
-    var = float(jnp.var(per_direction, ddof=1)) / k + float(jnp.var(per_batch, ddof=1)) / g
+    per_direction, per_batch = (to_host(a) for a in _sliced_parts(theta, x, reference, g,
+                                                                   holding_mesh(x)))
+    per_batch = per_batch.mean(axis=1)
+    value = float(np.mean(per_direction))
+    var = float(np.var(per_direction, ddof=1)) / k + float(np.var(per_batch, ddof=1)) / g
     return McEstimate(value, math.sqrt(var))
 
 
@@ -230,10 +250,17 @@ def _sqdist(a: Array, b: Array) -> Array:
     return jnp.clip(jnp.sum(a**2, 1)[:, None] + jnp.sum(b**2, 1)[None, :] - 2.0 * a @ b.T, 0.0)
 
 
+def _kernel(sqdist: Array, h2) -> Array:
+    # A product with the reciprocal, not a quotient: XLA may compile a division by a traced
+    # value either way depending on the surrounding program, which changes the last bit
+    # between one device and several.
+    return jnp.exp(sqdist * (-0.5 / h2))
+
+
 def _within_block(a: Array, h2) -> Array:
     """Mean of k(a_i, a_j) over i != j (the unbiased U-statistic of one block)."""
     n = a.shape[0]
-    k = jnp.exp(-_sqdist(a, a) / (2.0 * h2))
+    k = _kernel(_sqdist(a, a), h2)
     return (jnp.sum(k) - jnp.trace(k)) / (n * (n - 1))
 
 
@@ -265,18 +292,22 @@ def mmd2_gaussians(p: GaussianLaw, q: GaussianLaw, bandwidth: float) -> float:
 
 
 @eqx.filter_jit
-def _mmd_blocks(x, reference, h2, n_blocks):
+def _mmd_blocks(x, reference, h2, n_blocks, mesh):
     xb = _batches(x, n_blocks)
     if isinstance(reference, GaussianLaw):
-        self_ref = _gaussian_kernel_mean(jnp.zeros((1, x.shape[1])),
-                                         GaussianLaw(jnp.zeros(x.shape[1]), 2.0 * reference.cov), h2)[0]
-        per_block = jax.vmap(lambda a: _within_block(a, h2)
-                             - 2.0 * jnp.mean(_gaussian_kernel_mean(a, reference, h2)) + self_ref)(xb)
-    else:
-        yb = _batches(reference, n_blocks)
-        per_block = jax.vmap(lambda a, b: _within_block(a, h2) + _within_block(b, h2)
-                             - 2.0 * jnp.mean(jnp.exp(-_sqdist(a, b) / (2.0 * h2))))(xb, yb)
-    return per_block
+        def block(a, mean, cov, h2):
+            law = GaussianLaw(mean, cov)
+            # E k(Y, Y') for Y, Y' ~ law: Y - Y' ~ N(0, 2 S). In the block, so that every
+            # block's number comes from the same compiled body.
+            self_ref = _gaussian_kernel_mean(jnp.zeros((1, a.shape[1])),
+                                             GaussianLaw(jnp.zeros_like(mean), 2.0 * cov), h2)[0]
+            return (_within_block(a, h2) - 2.0 * jnp.mean(_gaussian_kernel_mean(a, law, h2))
+                    + self_ref)
+
+        return map_blocks(block, mesh, (xb,), (reference.mean, reference.cov, h2))
+    return map_blocks(lambda a, b, h2: _within_block(a, h2) + _within_block(b, h2)
+                      - 2.0 * jnp.mean(_kernel(_sqdist(a, b), h2)),
+                      mesh, (xb, _batches(reference, n_blocks)), (h2,))
 
 
 def default_bandwidth(reference) -> float:
@@ -320,20 +351,27 @@ def mmd2(x, reference, *, bandwidth: float | None = None,
         raise ValueError(f"mmd2 needs at least 4 reference samples, got {limit}")
     # At least 10 blocks where there are 20 points (the SE's own spread is ~ 1/sqrt(2(B-1))).
     n_blocks = max(limit // size, min(10, limit // 2))
-    per_block = _mmd_blocks(x, reference, jnp.asarray(h**2), n_blocks)
-    return McEstimate(float(jnp.mean(per_block)),
-                      float(jnp.std(per_block, ddof=1)) / math.sqrt(n_blocks))
+    per_block = to_host(_mmd_blocks(x, reference, jnp.asarray(h**2), n_blocks, holding_mesh(x)))
+    return McEstimate(float(np.mean(per_block)),
+                      float(np.std(per_block, ddof=1)) / math.sqrt(n_blocks))
 
 
 # --- Fréchet (Bures W2^2 between Gaussian fits) ----------------------------------------------
 
-def _group_sums(x: Array, g: int) -> tuple[Array, Array, Array]:
-    """Counts, sums and sums of outer products of g groups of rows (rows i with i % g equal)."""
-    n, d = x.shape
-    rows = -(-n // g) * g
-    padded = jnp.concatenate([x, jnp.zeros((rows - n, d))]).reshape(-1, g, d)
-    counts = jnp.sum(jnp.arange(rows).reshape(-1, g) < n, axis=0).astype(float)
-    return counts, padded.sum(0), jnp.einsum("rgi,rgj->gij", padded, padded)
+@eqx.filter_jit
+def _group_moments(x: Array, g: int, mesh) -> tuple[Array, Array]:
+    # (r, g, d) -> (g, r, d): group j holds rows j, j + g, ... (zero rows fill the last ones).
+    groups = jnp.swapaxes(_blocks(x, g), 0, 1)
+    return map_blocks(lambda rows: (rows.sum(0), rows.T @ rows), mesh, (groups,))
+
+
+def _group_sums(x: Array, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts, sums and sums of outer products of g groups of rows (rows i with i % g equal),
+    each group summed where its rows are and brought to the host."""
+    n = x.shape[0]
+    counts = (n - np.arange(g) + g - 1) // g
+    sums, outer = (to_host(a) for a in _group_moments(x, g, holding_mesh(x)))
+    return counts.astype(float), sums, outer
 
 
 def _fit(counts, sums, outer, weights) -> GaussianLaw:
@@ -352,18 +390,19 @@ def _resample(key, g: int, n_bootstrap: int) -> Array:
 
 
 @eqx.filter_jit
-def _frechet_bootstrap(key, x, reference, g, n_bootstrap):
+def _frechet_bootstrap(key, xs, reference, n_bootstrap):
+    """Plug-in Bures W2^2 and its bootstrap replicates, from the group sums `xs` of the
+    samples and the reference (an exact law, or the group sums of a reference sample)."""
     kx, ky = jr.split(key)
-    xs = _group_sums(x, g)
+    g = xs[0].shape[0]
     fit_x = lambda w: _fit(*xs, w)
     if isinstance(reference, GaussianLaw):
         fit_y = lambda w: reference
         wy = jnp.ones((n_bootstrap, 1))
         ones_y = jnp.ones(1)
     else:
-        gy = min(g, reference.shape[0])
-        ys = _group_sums(reference, gy)
-        fit_y = lambda w: _fit(*ys, w)
+        gy = reference[0].shape[0]
+        fit_y = lambda w: _fit(*reference, w)
         wy = _resample(ky, gy, n_bootstrap)
         ones_y = jnp.ones(gy)
     plugin = w2sq_gaussian(fit_x(jnp.ones(g)), fit_y(ones_y))
@@ -397,7 +436,9 @@ def frechet(key: PRNGKeyArray, x, reference, *, n_bootstrap: int = DEFAULT_BOOTS
     reference = _check_reference(reference, x.shape[1])
     r = _check_count("n_bootstrap", n_bootstrap, 2)
     g = min(_check_count("n_groups", n_groups, 2), x.shape[0])
-    plugin, boot = _frechet_bootstrap(key, x, reference, g, r)
+    if not isinstance(reference, GaussianLaw):
+        reference = _group_sums(reference, min(g, reference.shape[0]))
+    plugin, boot = _frechet_bootstrap(key, _group_sums(x, g), reference, r)
     plugin, boot = float(plugin), np.asarray(boot)
     bias = float(np.mean(boot)) - plugin
     se = float(np.std(boot, ddof=1)) * math.sqrt(1.0 + 1.0 / r)
@@ -415,7 +456,7 @@ def coupled_error(x, x_reference) -> McEstimate:
     if x_reference.shape[0] != x.shape[0]:
         raise ValueError(f"coupled error needs paired particles, got {x.shape[0]} and "
                          f"{x_reference.shape[0]}")
-    sq = np.asarray(jnp.sum((x - x_reference) ** 2, axis=1))
+    sq = to_host(jnp.sum((x - x_reference) ** 2, axis=1))
     return McEstimate(float(sq.mean()), float(sq.std(ddof=1) / math.sqrt(sq.size)))
 
 

@@ -11,9 +11,11 @@ dropped), so the first n are the particles of an unpadded run.
 
 Each device's share is one vmapped batch whose width depends on the device count; the
 arithmetic per particle is the same, and per-particle states are bit-identical on 1 and
-8 devices in our tests (`tests/distributed`). Reductions over particles (means,
-covariances, metric sums) are all-reduces whose order of addition depends on the split:
-equal to rounding (about 1e-16 relative in float64), not bit for bit.
+8 devices in our tests (`tests/distributed`). A plain reduction over split particles
+(`x.mean(0)`) is an all-reduce whose order of addition depends on the split: equal to
+rounding (about 1e-16 relative in float64), not bit for bit. `map_blocks` computes
+per-block statistics in blocks of a fixed shape where the particles are, to be combined
+in a fixed order: the Monte Carlo metrics reduce that way and are bit-identical.
 
 Several hosts (`jax.distributed.initialize`, README "Several devices and hosts"): the
 default mesh is `jax.devices()`, every device of every process, so each process computes
@@ -94,6 +96,37 @@ def map_particles(local: Callable, mesh: Mesh, n: int, *batched):
     if n_pad == n:
         return out
     return jax.tree_util.tree_map(lambda a: a[:n], out)
+
+
+def holding_mesh(x: jax.Array) -> Mesh:
+    """The 1-D mesh of the devices that hold x: its own mesh when x is split along its rows
+    (as `sample` and the Langevin drivers leave particles), else the devices x is on (one
+    device for an array that is not split), in id order."""
+    sharding = x.sharding
+    if isinstance(sharding, NamedSharding) and len(sharding.mesh.axis_names) == 1:
+        return sharding.mesh
+    return Mesh(np.array(sorted(sharding.device_set, key=lambda d: d.id)), (PARTICLE_AXIS,))
+
+
+def map_blocks(fn: Callable, mesh: Mesh, blocks, shared=()):
+    """`fn(*block_i, *shared)` for every block i, the blocks spread over the devices of `mesh`.
+
+    `blocks` is a tuple of arrays whose leading axis counts the blocks (B of them, each of a
+    fixed shape); `shared` a tuple of arrays every block sees. Each device loops (`lax.map`)
+    over its own blocks, so every block is computed by the same compiled loop body with the
+    same shapes whatever the number of devices: a reduction inside a block adds in the same
+    order on 1 or 8 devices, and the results are bit-identical (a reduction over a split
+    axis is an all-reduce whose order depends on the split; DISTRIBUTED.md section 1.4). B
+    is padded to a multiple of the mesh size with copies of block 0 (computed, then
+    dropped). Returns fn's pytree with a leading axis of B, split over the mesh; combine the
+    blocks in a fixed order (on the host, say) to keep the bit-identity."""
+    n_blocks = blocks[0].shape[0]
+    padded = tuple(_pad_rows(b, padded_count(n_blocks, mesh)) for b in blocks)
+    axis = mesh.axis_names[0]
+    run = jax.shard_map(lambda own, common: jax.lax.map(lambda b: fn(*b, *common), own),
+                        mesh=mesh, in_specs=(P(axis), P()), out_specs=P(axis), check_vma=False)
+    out = run(padded, tuple(shared))
+    return jax.tree_util.tree_map(lambda a: a[:n_blocks], out)
 
 
 def particle_keys(key, indices: jax.Array) -> jax.Array:
