@@ -19,6 +19,10 @@ a new N, grid, eta or spectrum of a size seen before reuses the compiled block.
 Both starts (the exact marginal at t_max and the prior) are pushed through the same
 read-off of each step. Chunks are sized by a memory budget, so d = 10^6 needs no more than
 a few chunks' state; nothing is ever d x d.
+
+A block's lanes are split over a 1-D mesh of devices (`jax.shard_map`, one program form for
+any mesh: `_sweep_block`), of every process's devices after `jax.distributed.initialize`;
+the rows are the same bits on any number of devices or processes.
 """
 
 import dataclasses
@@ -31,6 +35,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from sampling import (
@@ -44,7 +49,7 @@ from sampling import (
     make_solver,
     solver_name,
 )
-from sampling._sharding import device_mesh
+from sampling._sharding import device_mesh, to_host
 from schedules import AbstractSchedule, make_grids, validate_grid
 
 from ._distances import kl_gaussian, w2sq_gaussian, weak_error_quadratic
@@ -314,19 +319,25 @@ def _block_body(group: _Group, schedule, lam, mu, weight, carry, records, n_reco
     return jax.lax.fori_loop(0, n_records, body, (carry, sums))
 
 
-@eqx.filter_jit
-def _sweep_block(group: _Group, schedule, lam, mu, weight, carry, records, n_records):
-    """One block on one device."""
-    return _block_body(group, schedule, lam, mu, weight, carry, records, n_records)
-
-
-@eqx.filter_jit
-def _sharded_sweep_block(group: _Group, schedule, mesh, lam, mu, weight, carry, records, n_records):
+@eqx.filter_jit(compiler_options={"xla_disable_hlo_passes": "cse"})
+def _sweep_block(group: _Group, schedule, mesh, lam, mu, weight, carry, records, n_records):
     """One block with its lanes split over the devices of a 1-D mesh (`jax.shard_map`).
 
-    Lanes never interact, so each device runs the single-device block on its own lanes,
-    with its own `lax.cond` decisions: no collective inside the loop, and every lane's
-    numbers come from the same per-device program whatever the number of devices."""
+    Lanes never interact, so each device runs `_block_body` on its own lanes (as many per
+    device whatever the mesh size), with its own `lax.cond` decisions: no collective inside
+    the loop. Every sweep runs this one form, on a mesh of one device too (a plain jit of
+    the body compiles to other arithmetic, ~1e-14 relative for non-centred ddim-sde;
+    DISTRIBUTED.md section 1.3), and with XLA's common-subexpression elimination ("cse")
+    off. Why: XLA compiles a mesh of one device without its SPMD partitioner and a mesh of
+    several with it, whose clean-up merges common subexpressions before the algebraic
+    simplifier runs; the simplifier then rewrites some steps differently (measured, 1 vs 2
+    devices, non-centred data: rows of 11 of 15 solvers apart, by up to 1e-12 relative for
+    deis, 1e-13 for the multistep ones, 4e-15 for ddim-sde). Without that pass both
+    compilations see the same graph, and every lane's numbers are the same bits on 1, 2,
+    3, 4 or 8 devices (all 15 solvers) and on several processes (tests/analysis/
+    test_sweep_devices.py, tests/distributed/test_multihost.py). Its cost, on one device:
+    none measurable on `dlsim bench`'s Euler sweep, about 5% on a non-centred dpmpp-2m-sde
+    sweep (repeated slices of the augmented state stay unmerged)."""
     lanes, per_record = P(_LANE_AXIS), P(None, _LANE_AXIS)
     run = jax.shard_map(
         lambda l, m, w, c, r: _block_body(group, schedule, l, m, w, c, r, n_records),
@@ -406,10 +417,16 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
     from the prior, D#output from the marginal), truncation = W2^2(D#exact marginal at t_N,
     data law).
 
-    `devices` (default: all local devices; a count takes the first ones; or a list) are
-    the devices the sweep's lanes are split over, with `jax.shard_map` on a 1-D mesh. Each
-    lane is computed by the same per-device program whatever the number of devices, so the
-    rows do not depend on it (bit for bit in our tests, 1 vs 8 host devices).
+    `devices` (default: all of this process's devices; a count takes the first ones; or a
+    list) are the devices the sweep's lanes are split over, with `jax.shard_map` on a 1-D
+    mesh (of one device too). After `jax.distributed.initialize` with several processes,
+    the default is every process's devices (`jax.devices()`): each process computes the
+    lanes of its own devices, the sums are gathered on every process, and every process
+    returns the same full `Sweep` (SPMD: call it on every process, with the same
+    arguments; see `_lane_mesh` for counts and lists there). Each lane is computed by the
+    same per-device program whatever the number of devices or processes, so the rows do
+    not depend on them: bit for bit in our tests (1 vs 2, 3, 4, 8 host devices, and 2
+    processes x 2 devices vs 1 device).
 
     Raises ValueError for a bad setting (naming it) and FloatingPointError, naming the
     row, if a sampler's law is not finite.
@@ -456,7 +473,7 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
                     group[1].append(_Run(len(labels), grid, 0.0 if callable(eta) else float(eta)))
                     labels.append((_grid_label(g), _eta_label(eta), solver_name(solver), n))
 
-    shards = 1 if mesh is None else mesh.size
+    shards = mesh.size
     plans = [_plan(group, runs, schedule, lam.shape[0], int(memory_budget), shards)
              for group, runs in groups.values()]
     work = [(plan, tasks) for plan in plans for tasks in plan.lane_groups()]
@@ -464,10 +481,11 @@ def error_sweep(target: GaussianTarget, schedule: AbstractSchedule, steps: Seque
     bar = _progress_bar(sum(-(-plan.length(tasks) // _BLOCK) for plan, tasks in work), progress)
 
     # Lane groups are independent: compiled calls release the GIL, so a thread per core
-    # runs them side by side (fewer when each call already spans several devices). Their
-    # sums are added in a fixed order, whatever finishes first.
+    # runs them side by side (fewer when each call already spans several devices; one, in
+    # order, over several processes). Their sums are added in a fixed order, whatever
+    # finishes first.
     sums = np.zeros((len(labels), len(METRICS)))
-    with ThreadPoolExecutor(max_workers=_workers(shards)) as pool:
+    with ThreadPoolExecutor(max_workers=_workers(mesh)) as pool:
         outputs = pool.map(lambda item: _run_lanes(*item, schedule, lam, mu, bar, mesh), work)
         for (plan, tasks), out in zip(work, outputs, strict=True):
             for lane, (seq, _) in enumerate(tasks):
@@ -504,17 +522,38 @@ def resolve_reference(reference: str | None, final_step: str) -> str:
     return reference
 
 
-def _lane_mesh(devices) -> jax.sharding.Mesh | None:
-    """The 1-D mesh of this process's devices a sweep runs on (None for a single device)."""
-    mesh = device_mesh(devices, _LANE_AXIS, jax.local_devices(), "local")
-    return None if mesh.size == 1 else mesh
+def _lane_mesh(devices) -> jax.sharding.Mesh:
+    """The 1-D mesh (axis `lanes`) a sweep's lanes are split over; a mesh of one device too
+    (every sweep runs the same program form, `_sweep_block`).
+
+    One process: its devices (None = all, a count K = the first K, or a list). Several
+    processes (after `jax.distributed.initialize`): None = every process's devices
+    (`jax.devices()`), so each process computes the lanes of its own devices and the sums
+    are gathered on every process; a count K takes the first K of them and must reach
+    every process; a list must hold devices of every process, or this process's own only
+    (then each process computes the whole sweep on its own devices). ValueError otherwise."""
+    if jax.process_count() == 1:
+        return device_mesh(devices, _LANE_AXIS, jax.local_devices(), "local")
+    mesh = device_mesh(devices, _LANE_AXIS, jax.devices(), "available")
+    processes = sorted({d.process_index for d in mesh.devices.flat})
+    own_list = isinstance(devices, Sequence) and processes == [jax.process_index()]
+    if len(processes) < jax.process_count() and not own_list:
+        raise ValueError(
+            f"devices={devices!r} are devices of process(es) {processes} only; a sweep over "
+            f"{jax.process_count()} processes needs devices of every process (or, as a list, "
+            f"this process's own devices only, to compute the whole sweep on each process)")
+    return mesh
 
 
-def _workers(shards: int) -> int:
+def _workers(mesh: jax.sharding.Mesh) -> int:
     # Two threads per core: while one hands a block over (slicing records, launching, reading
     # back), the other keeps the core computing (~10% faster than one per core, measured on
-    # the bench sweep). A call over several devices already spans that many cores.
-    return max(1, 2 * _threads() // shards)
+    # the bench sweep). A call over several devices already spans that many cores. A mesh
+    # over several processes takes one thread: every process must launch the same programs
+    # and gathers in the same order (multi-controller JAX), which concurrent threads would not.
+    if not NamedSharding(mesh, P()).is_fully_addressable:
+        return 1
+    return max(1, 2 * _threads() // mesh.size)
 
 
 @dataclasses.dataclass
@@ -587,29 +626,43 @@ def _balanced(runs: list["_Run"], n: int) -> list[list["_Run"]]:
     return [seq for seq in out if seq]
 
 
-def _run_lanes(plan: _Plan, tasks, schedule, lam, mu, bar, mesh=None) -> np.ndarray:
-    """Run one lane group through its records: (records, lanes, METRICS) sums."""
+def _run_lanes(plan: _Plan, tasks, schedule, lam, mu, bar, mesh) -> np.ndarray:
+    """Run one lane group through its records on `mesh`: (records, lanes, METRICS) sums,
+    as NumPy on this process (gathered from every process's devices where the mesh spans
+    several processes)."""
     length = plan.length(tasks)
     padded = -(-length // _BLOCK) * _BLOCK
+    lanes, per_record, replicated = P(_LANE_AXIS), P(None, _LANE_AXIS), P()
     chunks = [_chunk(lam, mu, lo, plan.width, real=seq >= 0) for seq, lo in tasks]
-    lam_l, mu_l, weight_l = (jnp.stack([c[i] for c in chunks]) for i in range(3))
+    lam_l, mu_l, weight_l = (_on_mesh(np.stack([c[i] for c in chunks]), mesh, lanes) for i in range(3))
     lane_records = [_pad_records(plan.records[max(seq, 0)], padded) for seq, _ in tasks]
     records = {k: np.stack([r[k] for r in lane_records], axis=1) for k in lane_records[0]}
-    n, lanes = plan.state_size, plan.lanes * plan.shards
-    carry = (jnp.zeros((lanes, plan.width, _n_means(plan.group, n), n)),
-             jnp.zeros((lanes, plan.width, 2, n, n)))
+    n, n_lanes = plan.state_size, plan.lanes * plan.shards
+    carry = (_on_mesh(np.zeros((n_lanes, plan.width, _n_means(plan.group, n), n)), mesh, lanes),
+             _on_mesh(np.zeros((n_lanes, plan.width, 2, n, n)), mesh, lanes))
     out = []
     for b0 in range(0, length, _BLOCK):
-        part = {k: jnp.asarray(v[b0:b0 + _BLOCK]) for k, v in records.items()}
-        count = jnp.asarray(min(_BLOCK, length - b0))
-        if mesh is None:
-            carry, sums = _sweep_block(plan.group, schedule, lam_l, mu_l, weight_l, carry, part, count)
-        else:
-            carry, sums = _sharded_sweep_block(plan.group, schedule, mesh, lam_l, mu_l, weight_l, carry,
-                                               part, count)
+        part = {k: _on_mesh(v[b0:b0 + _BLOCK], mesh, per_record) for k, v in records.items()}
+        count = _on_mesh(np.asarray(min(_BLOCK, length - b0)), mesh, replicated)
+        carry, sums = _sweep_block(plan.group, schedule, mesh, lam_l, mu_l, weight_l, carry, part, count)
+        # Keep the carry's sharding that of the first block's input: on a mesh of one device
+        # the block returns it as P() (equivalent, not equal), which would compile again.
+        carry = jax.device_put(carry, NamedSharding(mesh, lanes))
         out.append(sums)
         bar.update(1)
-    return np.asarray(jnp.concatenate(out))
+    sums = jnp.concatenate(out)
+    return np.asarray(sums) if sums.is_fully_addressable else to_host(sums)
+
+
+def _on_mesh(x: np.ndarray, mesh: jax.sharding.Mesh, spec: P) -> jax.Array:
+    """x, the same NumPy array on every process, split over `mesh` as `spec` says. Each
+    process puts only the slices of its own devices (`jax.make_array_from_callback`):
+    nothing crosses processes, and no `device_put` check that the processes agree (a
+    collective per array) runs."""
+    sharding = NamedSharding(mesh, spec)
+    if sharding.is_fully_addressable:
+        return jax.device_put(x, sharding)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
 
 
 def _chunk(lam: np.ndarray, mu: np.ndarray, lo: int, width: int, real: bool = True):
@@ -619,8 +672,8 @@ def _chunk(lam: np.ndarray, mu: np.ndarray, lo: int, width: int, real: bool = Tr
     n = lam[part].shape[0]
     pad = width - n
     weight = np.concatenate([np.full(n, 1.0 if real else 0.0), np.zeros(pad)])
-    return (jnp.asarray(np.concatenate([lam[part], np.ones(pad)])),
-            jnp.asarray(np.concatenate([mu[part], np.zeros(pad)])), jnp.asarray(weight))
+    return (np.concatenate([lam[part], np.ones(pad)]), np.concatenate([mu[part], np.zeros(pad)]),
+            weight)
 
 
 class _NoBar:
@@ -642,4 +695,4 @@ def _progress_bar(total: int, show: bool):
 
 def compiled_sweep_blocks() -> int:
     """How many sweep blocks have been compiled in this process (for tests and benchmarks)."""
-    return _sweep_block._cached._cache_size() + _sharded_sweep_block._cached._cache_size()
+    return _sweep_block._cached._cache_size()

@@ -85,3 +85,78 @@ def test_two_processes_give_the_particles_of_one():
         np.testing.assert_array_equal(np.array(o["samples"]), one)
         np.testing.assert_array_equal(np.array(o["chains"]), chains)
         assert abs(o["mean"] - one.mean()) < 1e-15
+
+
+# The exact sweep over both processes' devices (4 lanes' shares), a non-centred target, a
+# stochastic multistep and a stochastic one-step solver, two etas, several N.
+_SWEEP_WORKER = textwrap.dedent("""
+    import json, sys
+    import jax
+    process, port = int(sys.argv[1]), sys.argv[2]
+    jax.distributed.initialize(f"localhost:{port}", num_processes=2, process_id=process,
+                               initialization_timeout=60)
+    import numpy as np
+    from analysis import error_sweep
+    from tests.distributed.test_multihost import SWEEP_SETTINGS, sweep_target
+    from schedules import VPLinear
+
+    whole = error_sweep(sweep_target(), VPLinear(), **SWEEP_SETTINGS)
+    # Each process's own devices only: every process computes the whole sweep itself.
+    own = error_sweep(sweep_target(), VPLinear(), devices=jax.local_devices(), **SWEEP_SETTINGS)
+    try:  # the first 2 devices are process 0's: refused on both processes alike
+        error_sweep(sweep_target(), VPLinear(), devices=2, **SWEEP_SETTINGS)
+        refused = ""
+    except ValueError as e:
+        refused = str(e)
+    rows = lambda s: [[r.w2sq, r.kl, r.weak_trace, r.discretization, r.initialization,
+                       r.truncation] for r in s.rows]
+    print(json.dumps({"process": jax.process_index(), "devices": [whole.devices, own.devices],
+                      "rows": rows(whole), "own": rows(own), "refused": refused}))
+""")
+
+SWEEP_SETTINGS = dict(steps=[2, 3, 9, 40], etas=[0.5, 1.0], solvers=["dpmpp-2m-sde", "ddim-sde"],
+                      grids=["edm"])
+
+
+def sweep_target():
+    from sampling import GaussianTarget
+
+    d = 300
+    return GaussianTarget(np.linspace(0.01, 3.0, d), None, np.sin(np.arange(d)))
+
+
+def _two_processes(worker: str) -> list[dict]:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": "2", "DLSIM_CACHE_DIR": "off"}
+    port = str(_free_port())
+    procs = [subprocess.Popen([sys.executable, "-c", worker, str(i), port], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    outs = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, stderr[-3000:]
+        outs.append(json.loads(stdout.strip().splitlines()[-1]))
+    return outs
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_sweep_of_one_device():
+    outs = _two_processes(_SWEEP_WORKER)
+    assert [o["process"] for o in outs] == [0, 1]
+    assert all(o["devices"] == [4, 2] for o in outs)
+    assert all(o["refused"] == (
+        "devices=2 are devices of process(es) [0] only; a sweep over 2 processes needs devices "
+        "of every process (or, as a list, this process's own devices only, to compute the "
+        "whole sweep on each process)") for o in outs)
+
+    from analysis import error_sweep
+    from schedules import VPLinear
+
+    assert jax.process_count() == 1
+    one = error_sweep(sweep_target(), VPLinear(), devices=1, **SWEEP_SETTINGS)
+    expected = np.array([[r.w2sq, r.kl, r.weak_trace, r.discretization, r.initialization, r.truncation]
+                         for r in one.rows])
+    assert expected.shape == (16, 6) and np.all(expected[:, 0] > 0)
+    for o in outs:  # every process returns every row, equal to one device's bit for bit
+        np.testing.assert_array_equal(np.array(o["rows"]), expected)
+        np.testing.assert_array_equal(np.array(o["own"]), expected)
