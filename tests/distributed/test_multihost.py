@@ -51,16 +51,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_two_processes_give_the_particles_of_one():
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": "2", "DLSIM_CACHE_DIR": "off"}
-    port = str(_free_port())
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(i), port], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(2)]
-    outs = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=300)
-        assert p.returncode == 0, stderr[-3000:]
-        outs.append(json.loads(stdout.strip().splitlines()[-1]))
+    outs = _two_processes(_WORKER)
     assert [o["process"] for o in outs] == [0, 1]
     assert all(o["devices"] == 4 and o["local"] == 2 for o in outs)
 
