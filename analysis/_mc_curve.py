@@ -22,7 +22,6 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 import diffrax
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -43,7 +42,14 @@ from sampling import (
     solver_name,
     solver_step,
 )
-from sampling._sharding import Devices, map_particles, particle_keys, particle_mesh, to_host
+from sampling._sharding import (
+    Devices,
+    map_particles,
+    mesh_invariant_jit,
+    particle_keys,
+    particle_mesh,
+    to_host,
+)
 
 # The start draw and the tree are `sample`'s own, so that both drivers consume the same noise.
 from sampling.diffusion._sample import _brownian_path, _draw_start
@@ -71,7 +77,7 @@ def _padded_length(n_points: int) -> int:
     return 1 << max(1, (int(n_points) - 1).bit_length())
 
 
-@eqx.filter_jit
+@mesh_invariant_jit
 def _particles(key, n, mesh, reverse, solver, r, n_steps, start, tol):
     # The keys `sample` gives its particles, fold_in(key, i), split over the mesh as there.
     levy_area = levy_area_of(solver)

@@ -49,7 +49,7 @@ from sampling import (
     make_solver,
     solver_name,
 )
-from sampling._sharding import device_mesh, to_host
+from sampling._sharding import device_mesh, mesh_invariant_jit, to_host
 from schedules import AbstractSchedule, make_grids, validate_grid
 
 from ._distances import kl_gaussian, w2sq_gaussian, weak_error_quadratic
@@ -319,7 +319,7 @@ def _block_body(group: _Group, schedule, lam, mu, weight, carry, records, n_reco
     return jax.lax.fori_loop(0, n_records, body, (carry, sums))
 
 
-@eqx.filter_jit(compiler_options={"xla_disable_hlo_passes": "cse"})
+@mesh_invariant_jit
 def _sweep_block(group: _Group, schedule, mesh, lam, mu, weight, carry, records, n_records):
     """One block with its lanes split over the devices of a 1-D mesh (`jax.shard_map`).
 
@@ -327,14 +327,11 @@ def _sweep_block(group: _Group, schedule, mesh, lam, mu, weight, carry, records,
     device whatever the mesh size), with its own `lax.cond` decisions: no collective inside
     the loop. Every sweep runs this one form, on a mesh of one device too (a plain jit of
     the body compiles to other arithmetic, ~1e-14 relative for non-centred ddim-sde;
-    DISTRIBUTED.md section 1.3), and with XLA's common-subexpression elimination ("cse")
-    off. Why: XLA compiles a mesh of one device without its SPMD partitioner and a mesh of
-    several with it, whose clean-up merges common subexpressions before the algebraic
-    simplifier runs; the simplifier then rewrites some steps differently (measured, 1 vs 2
-    devices, non-centred data: rows of 11 of 15 solvers apart, by up to 1e-12 relative for
-    deis, 1e-13 for the multistep ones, 4e-15 for ddim-sde). Without that pass both
-    compilations see the same graph, and every lane's numbers are the same bits on 1, 2,
-    3, 4 or 8 devices (all 15 solvers) and on several processes (tests/analysis/
+    DISTRIBUTED.md section 1.3), compiled by `mesh_invariant_jit` (XLA's common-subexpression
+    pass off). Measured with that pass on, 1 vs 2 devices, non-centred data: rows of 11 of
+    15 solvers apart, by up to 1e-12 relative for deis, 1e-13 for the multistep ones, 4e-15
+    for ddim-sde; without it every lane's numbers are the same bits on 1, 2, 3, 4 or 8
+    devices (all 15 solvers) and on several processes (tests/analysis/
     test_sweep_devices.py, tests/distributed/test_multihost.py). Its cost, on one device:
     none measurable on `dlsim bench`'s Euler sweep, about 5% on a non-centred dpmpp-2m-sde
     sweep (repeated slices of the augmented state stay unmerged)."""

@@ -9,7 +9,14 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
-from .._sharding import Devices, map_particles, particle_keys, particle_mesh, to_host
+from .._sharding import (
+    Devices,
+    map_particles,
+    mesh_invariant_jit,
+    particle_keys,
+    particle_mesh,
+    to_host,
+)
 from ..solvers._registry import check_solver_use, levy_area_of, score_evaluations_per_step
 from ..targets._gaussian import GaussianLaw
 from ._final_step import apply_final_step, final_step_evaluations
@@ -98,7 +105,7 @@ def _solve_scan(reverse, solver, r, y0, path):
     return y, first_bad
 
 
-@eqx.filter_jit
+@mesh_invariant_jit
 def _sample_particles(key, n, mesh, reverse, solver, r, start, brownian, route, tol,
                       final_step="none"):
     """n particles split over `mesh` (`map_particles`): (samples, first bad step or -1)."""

@@ -31,7 +31,7 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from schedules import AbstractSchedule, is_concrete
 
-from .._sharding import Devices, map_particles, particle_keys, particle_mesh
+from .._sharding import Devices, map_particles, mesh_invariant_jit, particle_keys, particle_mesh
 from ..diffusion._sample import NonFiniteError
 from ..scores._score import AbstractScoreModel
 from ..targets._potential import AbstractPotential, check_positive_definite
@@ -420,7 +420,7 @@ class LangevinRun(eqx.Module):
     domain_exits: Array
 
 
-@eqx.filter_jit
+@mesh_invariant_jit
 def _run_traced(key, kernel, positions, n_steps, record, mesh):
     """With a trace: one lax.scan of static length n_steps; chains split over `mesh`."""
     def chain(chain_key, x0):
@@ -438,7 +438,7 @@ def _run_traced(key, kernel, positions, n_steps, record, mesh):
     return final, trace, acc, exits
 
 
-@eqx.filter_jit
+@mesh_invariant_jit
 def _run_untraced(key, kernel, positions, n_steps, mesh):
     """Without a trace: a fori_loop whose length is traced, so a new n_steps (or a new step
     size) does not recompile. Same keys as `_run_traced`, so the same numbers."""
@@ -524,7 +524,7 @@ class MirrorRun(eqx.Module):
         return ~(self.escaped | self.frozen)
 
 
-@eqx.filter_jit
+@mesh_invariant_jit
 def _run_tracked(key, kernel, states, refused, first, n_steps, lower, upper, mesh):
     """`_run_untraced` plus per-chain refusal counts and first exit from the escape box. Step
     k of chain i uses fold_in(fold_in(key, i), k) with k the chain's own step index, as in

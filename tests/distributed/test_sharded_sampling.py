@@ -69,6 +69,16 @@ _EIGHT_DEVICES = textwrap.dedent("""
                     sliced_w2sq(jr.key(3), x, held_out, n_projections=20))]
             out[route]["metrics"] = [metrics(one), metrics(eight)]
 
+    # A network score (an MLP, untrained): its matrix products round the same on 1 and 8
+    # devices only because the particle programs compile alike on any mesh
+    # (`mesh_invariant_jit`: with XLA's CSE pass on they differed by ~1e-14) and no device
+    # holds fewer than MIN_SHARE particles (12 each differed by 6e-14).
+    from sampling import MLPScore
+    mlp = ReverseDiffusion(s, MLPScore(3, s, jr.key(5), width=16, depth=2), 1.0)
+    net = [sample(key, mlp, grid, make_solver("heun"), start, 96, route="scan", devices=dev).samples
+           for dev in (1, None)]
+    out["mlp"] = {"equal": same(*net), "split": is_split(net[1], mesh)}
+
     # ULA on N(0, diag(1, 0.25)): traced and untraced drivers, 100 chains (not a multiple of 8).
     ula = ULA(GaussianPotential(jnp.array([1.0, 4.0])), 0.1)
     x0 = jnp.ones((100, 2))
@@ -171,6 +181,10 @@ def _check_diffusion(eight, route):
     # And the particles are right: the mean is the target's within 4 standard errors.
     mean, se = np.array(run["mean"]), np.array(run["mean_se"])
     assert np.all(np.abs(mean - np.array(run["exact_mean"])) < 4 * se)
+
+
+def test_network_score_particles_are_the_same_on_eight_devices(eight):
+    assert eight["mlp"] == {"equal": True, "split": True}
 
 
 def test_langevin_chains_are_the_same_on_eight_devices(eight):
