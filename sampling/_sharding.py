@@ -146,15 +146,22 @@ def map_blocks(fn: Callable, mesh: Mesh, blocks, shared=()):
     order on 1 or 8 devices, and the results are bit-identical (a reduction over a split
     axis is an all-reduce whose order depends on the split; DISTRIBUTED.md section 1.4). B
     is padded to a multiple of the mesh size with copies of block 0 (computed, then
-    dropped). Returns fn's pytree with a leading axis of B, split over the mesh; combine the
-    blocks in a fixed order (on the host, say) to keep the bit-identity."""
+    dropped). Returns fn's pytree with a leading axis of B, split over the mesh (replicated
+    when the devices do not divide B); combine the blocks in a fixed order (on the host, say)
+    to keep the bit-identity."""
     n_blocks = blocks[0].shape[0]
     padded = tuple(_pad_rows(b, padded_count(n_blocks, mesh)) for b in blocks)
     axis = mesh.axis_names[0]
     run = jax.shard_map(lambda own, common: jax.lax.map(lambda b: fn(*b, *common), own),
                         mesh=mesh, in_specs=(P(axis), P()), out_specs=P(axis), check_vma=False)
     out = run(padded, tuple(shared))
-    return jax.tree_util.tree_map(lambda a: a[:n_blocks], out)
+    if padded[0].shape[0] == n_blocks:
+        return out
+    # B blocks the devices do not divide cannot stay split: say so (replicated), rather than
+    # leave the partitioner to find a layout for the uneven slice (it warns, and gathers).
+    everywhere = NamedSharding(mesh, P())
+    return jax.tree_util.tree_map(
+        lambda a: jax.lax.with_sharding_constraint(a[:n_blocks], everywhere), out)
 
 
 def particle_keys(key, indices: jax.Array) -> jax.Array:
