@@ -102,6 +102,10 @@ def _pad_rows(a: jax.Array, n_pad: int) -> jax.Array:
 # one device's by 6e-14 after 6 Euler steps; from 48 rows a device on (measured up to 4096)
 # they were the same bits.
 MIN_SHARE = 64
+# And a multiple of this many: XLA's vectorised loops leave a remainder to scalar code, which
+# may round otherwise (300 particles on 1 device vs 150 on 2 differed by 9e-16, with an exact
+# score), so every share is made of whole vectors.
+SHARE_ALIGN = 32
 
 
 def map_particles(local: Callable, mesh: Mesh, n: int, *batched):
@@ -109,13 +113,14 @@ def map_particles(local: Callable, mesh: Mesh, n: int, *batched):
 
     `indices` are the global particle indices of the share (int array); `batched` are
     pytrees whose leaves have n leading rows (per-particle inputs: start points, states),
-    padded with copies of row 0 to a multiple of the device count, and to at least
-    `MIN_SHARE` per device. `local` returns a pytree whose leaves lead with the share's
-    particles. Returns that pytree for all n particles: split over the mesh when the
-    device count divides n; otherwise JAX (which cannot split an array unevenly) leaves the
-    sliced result replicated, while the simulation itself was still split over the padded
-    count."""
-    n_pad = max(padded_count(n, mesh), MIN_SHARE * mesh.size)
+    padded with copies of row 0 so that every device gets an equal share, a multiple of
+    `SHARE_ALIGN` and at least `MIN_SHARE` particles. `local` returns a pytree whose leaves
+    lead with the share's particles. Returns that pytree for all n particles: split over
+    the mesh when the device count divides n; otherwise JAX (which cannot split an array
+    unevenly) leaves the sliced result replicated, while the simulation itself was still
+    split."""
+    unit = mesh.size * SHARE_ALIGN
+    n_pad = max(-(-int(n) // unit) * unit, MIN_SHARE * mesh.size)
     batched = jax.tree_util.tree_map(lambda a: _pad_rows(a, n_pad), batched)
     split = P(PARTICLE_AXIS)
     # check_vma=False: diffrax's while loops fail the varying-axes check (diffrax#735).
@@ -177,8 +182,8 @@ def is_split(x: jax.Array, mesh: Mesh) -> bool:
 def to_host(x) -> np.ndarray:
     """x as a NumPy array on this process: the array itself on one process; with several,
     `process_allgather` (every process must call it, with the same array)."""
-    if jax.process_count() == 1:
-        return np.asarray(x)
+    if jax.process_count() == 1 or getattr(x, "is_fully_addressable", True):
+        return np.asarray(x)  # one process, or an array this process holds whole
     from jax.experimental import multihost_utils
 
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))

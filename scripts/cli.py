@@ -176,10 +176,50 @@ def enable_compilation_cache() -> str | None:
     return where
 
 
+_OFF = ("", "0", "off", "false", "no")
+_joined_as: int | None = None  # this process's index once it has joined a distributed run
+
+
+def join_distributed() -> int:
+    """Join a run of several processes (one per host or per GPU) when the environment asks:
+    with DLSIM_DISTRIBUTED=1, `jax.distributed.initialize` before JAX is used, its coordinator,
+    process count and id from DLSIM_COORDINATOR (host:port), DLSIM_NUM_PROCESSES and
+    DLSIM_PROCESS_ID where set, else from JAX's own detection (Slurm, Open MPI, Kubernetes,
+    Cloud TPU; JAX_COORDINATOR_ADDRESS). Every process then computes its share of the same
+    command (sweep lanes, Monte Carlo particles) and process 0 alone prints the result.
+    Returns this process's index (0 when not distributed)."""
+    global _joined_as
+    if _joined_as is not None:
+        return _joined_as
+    if os.environ.get("DLSIM_DISTRIBUTED", "").strip().lower() in _OFF:
+        return 0
+    settings = {}
+    for name, key, kind in (("DLSIM_COORDINATOR", "coordinator_address", str),
+                            ("DLSIM_NUM_PROCESSES", "num_processes", int),
+                            ("DLSIM_PROCESS_ID", "process_id", int)):
+        if os.environ.get(name, "").strip():
+            try:
+                settings[key] = kind(os.environ[name].strip())
+            except ValueError:
+                raise ValueError(f"{name} must be {'an integer' if kind is int else 'host:port'}, "
+                                 f"got {os.environ[name]!r}") from None
+    import jax
+
+    try:
+        jax.distributed.initialize(**settings)
+    except (RuntimeError, ValueError) as err:  # no coordinator, a timeout, JAX already in use
+        raise ValueError(f"cannot join the distributed run ({settings or 'settings detected by JAX'}): "
+                         f"{_one_line(err)}") from None
+    _joined_as = jax.process_index()
+    return _joined_as
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     enable_compilation_cache()
     try:
+        if join_distributed() != 0:
+            return _run_quietly(args)
         result = args.module.run(args)
     except (ValueError, FloatingPointError) as err:
         print(f"dlsim {args.command}: error: {_one_line(err)}", file=sys.stderr)
@@ -215,6 +255,16 @@ def main(argv=None) -> int:
         # the reader's own exit code reports any problem on its side.
         _silence_stdout()
         return 0
+    return 0
+
+
+def _run_quietly(args) -> int:
+    """A process other than 0 of a distributed run: the same computation (every process must
+    make the same JAX calls), no output; its exit code still reports an error."""
+    try:
+        args.module.run(args)
+    except (ValueError, FloatingPointError, MemoryError, RuntimeError):
+        return 2
     return 0
 
 

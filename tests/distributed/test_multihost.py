@@ -151,3 +151,53 @@ def test_two_processes_give_the_sweep_of_one_device():
     for o in outs:  # every process returns every row, equal to one device's bit for bit
         np.testing.assert_array_equal(np.array(o["rows"]), expected)
         np.testing.assert_array_equal(np.array(o["own"]), expected)
+
+
+# The CLI on two processes: DLSIM_DISTRIBUTED=1 joins them; process 0 prints the result.
+_CLI_WORKER = textwrap.dedent("""
+    import io, json, sys
+    from contextlib import redirect_stdout
+    from scripts.cli import main
+    outs = []
+    for argv in json.loads(sys.argv[1]):
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            rc = main(argv)
+        outs.append([rc, buf.getvalue()])
+    print(json.dumps(outs))
+""")
+
+_CLI_COMMANDS = [
+    ["sweep", "--spectrum", "power:1:40", "--solver", "dpmpp-2m-sde", "euler", "--eta", "0", "1",
+     "--steps", "2:12:5", "--json"],
+    ["mc-curve", "--target", "power:1:3", "--steps", "2", "4", "--particles", "300",
+     "--reference-steps", "8", "--projections", "16", "--bootstrap", "20", "--json"],
+]
+
+
+@pytest.mark.slow
+def test_the_cli_on_two_processes_prints_one_process_output():
+    port = str(_free_port())
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": "2", "DLSIM_CACHE_DIR": "off",
+           "DLSIM_DISTRIBUTED": "1", "DLSIM_COORDINATOR": f"localhost:{port}",
+           "DLSIM_NUM_PROCESSES": "2"}
+    procs = [subprocess.Popen([sys.executable, "-c", _CLI_WORKER, json.dumps(_CLI_COMMANDS)],
+                              env={**env, "DLSIM_PROCESS_ID": str(i)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, stderr[-3000:]
+        outs.append(json.loads(stdout.strip().splitlines()[-1]))
+    single = {**os.environ, "JAX_PLATFORMS": "cpu", "DLSIM_CACHE_DIR": "off"}
+    single.pop("DLSIM_DISTRIBUTED", None)
+    for k, argv in enumerate(_CLI_COMMANDS):
+        alone = subprocess.run([sys.executable, "-c", _CLI_WORKER, json.dumps([argv])], env=single,
+                               capture_output=True, text=True, timeout=300)
+        assert alone.returncode == 0, alone.stderr[-3000:]
+        (rc, text), = json.loads(alone.stdout.strip().splitlines()[-1])
+        expected = json.loads(text)
+        assert rc == 0 and outs[0][k][0] == 0 and outs[1][k] == [0, ""]  # process 1 prints nothing
+        got = json.loads(outs[0][k][1])
+        assert got["rows"] == expected["rows"] and len(got["rows"]) > 0  # bit for bit
+        assert got.get("fits") == expected.get("fits")
