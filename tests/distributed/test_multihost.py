@@ -201,3 +201,13 @@ def test_the_cli_on_two_processes_prints_one_process_output():
         got = json.loads(outs[0][k][1])
         assert got["rows"] == expected["rows"] and len(got["rows"]) > 0  # bit for bit
         assert got.get("fits") == expected.get("fits")
+
+
+def test_a_bad_distributed_setting_is_one_line(monkeypatch, capsys):
+    from scripts.cli import main
+
+    monkeypatch.setenv("DLSIM_DISTRIBUTED", "1")
+    monkeypatch.setenv("DLSIM_NUM_PROCESSES", "two")
+    assert main(["sweep", "--spectrum", "power:1:4", "--steps", "2"]) == 2
+    assert capsys.readouterr().err == ("dlsim sweep: error: DLSIM_NUM_PROCESSES must be an integer, "
+                                       "got 'two'\n")
