@@ -96,15 +96,12 @@ def _pad_rows(a: jax.Array, n_pad: int) -> jax.Array:
     return jnp.concatenate([a, jnp.broadcast_to(a[:1], (extra,) + a.shape[1:])])
 
 
-# Every device computes at least this many particles (a smaller run is padded up to it):
-# XLA picks another matrix-product kernel, which rounds differently, for a few rows than for
-# many, so a score network's particles on 8 devices sharing 96 (12 rows each) differed from
-# one device's by 6e-14 after 6 Euler steps; from 48 rows a device on (measured up to 4096)
-# they were the same bits.
-MIN_SHARE = 64
-# And a multiple of this many: XLA's vectorised loops leave a remainder to scalar code, which
-# may round otherwise (300 particles on 1 device vs 150 on 2 differed by 9e-16, with an exact
-# score), so every share is made of whole vectors.
+# Every device's share of particles is a multiple of this many (a run is padded up to it).
+# XLA's vectorised loops leave a remainder to scalar code, and it picks another matrix-product
+# kernel for a few rows; both round otherwise, so particles differed across device counts
+# (300 particles on 1 device vs 150 on 2: 9e-16 apart with an exact score; an MLP score on 8
+# devices sharing 96, 12 rows each: 6e-14). With shares of whole multiples of 32 they were the
+# same bits in every case measured (MLPs of width 4-256, 8-1001 particles, 1-8 devices).
 SHARE_ALIGN = 32
 
 
@@ -114,13 +111,13 @@ def map_particles(local: Callable, mesh: Mesh, n: int, *batched):
     `indices` are the global particle indices of the share (int array); `batched` are
     pytrees whose leaves have n leading rows (per-particle inputs: start points, states),
     padded with copies of row 0 so that every device gets an equal share, a multiple of
-    `SHARE_ALIGN` and at least `MIN_SHARE` particles. `local` returns a pytree whose leaves
+    `SHARE_ALIGN` particles. `local` returns a pytree whose leaves
     lead with the share's particles. Returns that pytree for all n particles: split over
     the mesh when the device count divides n; otherwise JAX (which cannot split an array
     unevenly) leaves the sliced result replicated, while the simulation itself was still
     split."""
     unit = mesh.size * SHARE_ALIGN
-    n_pad = max(-(-int(n) // unit) * unit, MIN_SHARE * mesh.size)
+    n_pad = -(-int(n) // unit) * unit
     batched = jax.tree_util.tree_map(lambda a: _pad_rows(a, n_pad), batched)
     split = P(PARTICLE_AXIS)
     # check_vma=False: diffrax's while loops fail the varying-axes check (diffrax#735).

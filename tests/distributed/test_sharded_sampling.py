@@ -72,7 +72,7 @@ _EIGHT_DEVICES = textwrap.dedent("""
     # A network score (an MLP, untrained): its matrix products round the same on 1 and 8
     # devices only because the particle programs compile alike on any mesh
     # (`mesh_invariant_jit`: with XLA's CSE pass on they differed by ~1e-14) and no device
-    # holds fewer than MIN_SHARE particles (12 each differed by 6e-14).
+    # holds other than whole multiples of SHARE_ALIGN particles (12 each differed by 6e-14).
     from sampling import MLPScore
     mlp = ReverseDiffusion(s, MLPScore(3, s, jr.key(5), width=16, depth=2), 1.0)
     net = [sample(key, mlp, grid, make_solver("heun"), start, 96, route="scan", devices=dev).samples
