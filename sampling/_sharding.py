@@ -5,15 +5,16 @@ Monte Carlo particles never interact, so the mesh has one axis, `particles`, and
 communicated while they move: each device runs the same vmapped program on its slice of
 the global particle indices, and particle i draws its noise from `fold_in(key, i)` (i the
 global index), so which device holds it, and how many devices there are, cannot change
-its noise (DISTRIBUTED.md sections 1.1-1.2). A count n that the devices do not divide is
-padded to the next multiple with extra particles (indices n, n+1, ...; computed, then
-dropped), so the first n are the particles of an unpadded run.
+its noise (DISTRIBUTED.md sections 1.1-1.2). The count n is padded so that every device
+gets an equal share of whole multiples of `SHARE_ALIGN` particles (indices n, n+1, ...;
+computed, then dropped), so the first n are the particles of an unpadded run.
 
-Each device's share is one vmapped batch whose width depends on the device count; the
-arithmetic per particle is the same, and per-particle states are bit-identical on 1 and
-8 devices in our tests (`tests/distributed`). A plain reduction over split particles
-(`x.mean(0)`) is an all-reduce whose order of addition depends on the split: equal to
-rounding (about 1e-16 relative in float64), not bit for bit. `map_blocks` computes
+Each device's share is one vmapped batch whose width depends on the device count; with
+the programs compiled by `mesh_invariant_jit` and aligned shares, the arithmetic per
+particle is the same, and per-particle states are bit-identical on 1, 2, 3 and 8 devices
+in our tests (`tests/distributed`), exact scores and score networks alike. A plain
+reduction over split particles (`x.mean(0)`) is an all-reduce whose order of addition
+depends on the split: equal to rounding (about 1e-16 relative in float64), not bit for bit. `map_blocks` computes
 per-block statistics in blocks of a fixed shape where the particles are, to be combined
 in a fixed order: the Monte Carlo metrics reduce that way and are bit-identical.
 
