@@ -14,9 +14,10 @@ the programs compiled by `mesh_invariant_jit` and aligned shares, the arithmetic
 particle is the same, and per-particle states are bit-identical on 1, 2, 3 and 8 devices
 in our tests (`tests/distributed`), exact scores and score networks alike. A plain
 reduction over split particles (`x.mean(0)`) is an all-reduce whose order of addition
-depends on the split: equal to rounding (about 1e-16 relative in float64), not bit for bit. `map_blocks` computes
-per-block statistics in blocks of a fixed shape where the particles are, to be combined
-in a fixed order: the Monte Carlo metrics reduce that way and are bit-identical.
+depends on the split: equal to rounding (about 1e-16 relative in float64), not bit for
+bit. `map_blocks` computes per-block statistics in blocks of a fixed shape where the
+particles are, to be combined in a fixed order: the Monte Carlo metrics reduce that way
+and are bit-identical.
 
 Several hosts (`jax.distributed.initialize`, README "Several devices and hosts"): the
 default mesh is `jax.devices()`, every device of every process, so each process computes
