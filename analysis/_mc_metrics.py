@@ -35,7 +35,7 @@ from jaxtyping import Array, PRNGKeyArray
 from scipy.special import ndtri
 
 from sampling import GaussianLaw
-from sampling._sharding import holding_mesh, map_blocks, to_host
+from sampling._sharding import holding_mesh, map_blocks, mesh_invariant_jit, to_host
 
 from ._distances import w2sq_gaussian
 
@@ -175,7 +175,7 @@ def _by_direction(x: Array, theta: Array, mesh) -> Array:
     return _blocks(xp.reshape(-1, theta.shape[0])[:n].T, _DIRECTION_BLOCK)
 
 
-@eqx.filter_jit
+@mesh_invariant_jit
 def _sliced_parts(theta, x, reference, n_batches, mesh):
     k = theta.shape[0]
     columns = _by_direction(x, theta, mesh)
@@ -291,7 +291,7 @@ def mmd2_gaussians(p: GaussianLaw, q: GaussianLaw, bandwidth: float) -> float:
     return float(e(p, p) + e(q, q) - 2.0 * e(p, q))
 
 
-@eqx.filter_jit
+@mesh_invariant_jit
 def _mmd_blocks(x, reference, h2, n_blocks, mesh):
     xb = _batches(x, n_blocks)
     if isinstance(reference, GaussianLaw):
@@ -358,7 +358,7 @@ def mmd2(x, reference, *, bandwidth: float | None = None,
 
 # --- Fréchet (Bures W2^2 between Gaussian fits) ----------------------------------------------
 
-@eqx.filter_jit
+@mesh_invariant_jit
 def _group_moments(x: Array, g: int, mesh) -> tuple[Array, Array]:
     # (r, g, d) -> (g, r, d): group j holds rows j, j + g, ... (zero rows fill the last ones).
     groups = jnp.swapaxes(_blocks(x, g), 0, 1)
